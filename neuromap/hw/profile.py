@@ -1,0 +1,78 @@
+"""Load a hardware profile YAML into a typed, validated object."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from ..errors import NeuromapError
+
+PROFILE_DIR = Path(__file__).parent / "profiles"
+ENERGY_KEYS = ("synop", "neuron_update_active", "neuron_update_inactive", "spike_in_tile",
+               "hop_east_west", "hop_north_south")
+
+
+@dataclass(frozen=True)
+class HardwareProfile:
+    name: str
+    cores_per_chip: int
+    cores_per_tile: int
+    mesh_tiles: tuple[int, int]
+    max_neurons: Mapping[str, int]
+    energy_pj: Mapping[str, float]
+    time_ns: Mapping[str, float]
+    barrier_ns: Mapping[int, float]
+    static_power_w_per_chip: float
+    source: str
+
+    def neuron_limit(self, neuron_type: str) -> int:
+        return int(self.max_neurons.get(neuron_type, self.max_neurons["default"]))
+
+    def barrier_time_ns(self, tiles: int) -> float:
+        """Barrier sync time for ``tiles`` tiles, linear between the published points."""
+        pts = sorted(self.barrier_ns.items())
+        if tiles <= pts[0][0]:
+            return float(pts[0][1])
+        for (t0, v0), (t1, v1) in zip(pts, pts[1:]):
+            if tiles <= t1:
+                return float(v0 + (v1 - v0) * (tiles - t0) / (t1 - t0))
+        return float(pts[-1][1])
+
+
+def available_profiles() -> list[str]:
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
+
+
+def load_profile(name_or_path: str | Path) -> HardwareProfile:
+    """A profile by name (``loihi2``) or by path to a YAML file."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = PROFILE_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise NeuromapError(f"hardware profile {name_or_path} not found; use one of "
+                            f"{', '.join(available_profiles())} or a path to a YAML profile")
+    try:
+        raw: Any = yaml.safe_load(path.read_text())
+        chip, core = raw["chip"], raw["core"]
+        prof = HardwareProfile(
+            name=str(raw["name"]),
+            cores_per_chip=int(chip["cores_per_chip"]),
+            cores_per_tile=int(chip["cores_per_tile"]),
+            mesh_tiles=(int(chip["mesh_tiles"][0]), int(chip["mesh_tiles"][1])),
+            max_neurons={str(k): int(v) for k, v in core["max_neurons"].items()},
+            energy_pj={k: float(raw["energy_pj"][k]) for k in ENERGY_KEYS},
+            time_ns={k: float(raw["time_ns"][k]) for k in ENERGY_KEYS},
+            barrier_ns={int(k): float(v) for k, v in raw["barrier_ns"].items()},
+            static_power_w_per_chip=float(raw["static_power_w_per_chip"]),
+            source=str(path),
+        )
+    except (yaml.YAMLError, KeyError, TypeError, ValueError, IndexError) as exc:
+        raise NeuromapError(f"hardware profile {path} is malformed ({exc.__class__.__name__}: "
+                            f"{exc}); compare it with {PROFILE_DIR / 'loihi2.yaml'}") from None
+    if "default" not in prof.max_neurons or min(prof.max_neurons.values()) <= 0:
+        raise NeuromapError(f"hardware profile {path}: core.max_neurons needs a positive 'default'")
+    if prof.cores_per_chip > prof.cores_per_tile * prof.mesh_tiles[0] * prof.mesh_tiles[1]:
+        raise NeuromapError(f"hardware profile {path}: cores_per_chip exceeds the tile mesh")
+    return prof

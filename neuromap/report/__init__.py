@@ -1,0 +1,4 @@
+"""Report writers (JSON, Markdown)."""
+from .writer import build_report, render_markdown, summary_of, write_json_atomic, write_report
+
+__all__ = ["build_report", "render_markdown", "summary_of", "write_json_atomic", "write_report"]

@@ -1,0 +1,173 @@
+"""Hardware-cost report: a JSON summary and a Markdown page for design reviews.
+
+``build_report`` is a pure function; ``write_report`` is the only writer and replaces the
+report folder atomically (a killed run never leaves a half-written report)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..cost.accounting import CoreEvents
+from ..cost.model import CostEstimate
+from ..graph import NetworkGraph, synapse_count
+from ..mapper.mapping import Mapping
+
+
+def build_report(graph: NetworkGraph, mapping: Mapping, events: CoreEvents, cost: CostEstimate,
+                 extra: dict[str, Any]) -> dict[str, Any]:
+    per = 1.0 / events.samples
+    layers = []
+    for lay in graph.layers:
+        cores = mapping.layer_cores(lay.name)
+        layers.append({
+            "name": lay.name, "kind": lay.kind, "shape": list(lay.shape), "neurons": lay.size,
+            "neuron_type": lay.neuron.type if lay.neuron else None, "on_chip": lay.on_chip,
+            "cores": len(cores),
+            "neurons_per_core": max((c.neurons for c in cores), default=0),
+            "synapses_in": sum(synapse_count(graph, e) for e in graph.in_edges(lay.name)
+                               if e.kind != "average"),
+            "spikes_per_inference": events.layer_spikes.get(lay.name, 0) * per,
+            "synops_per_inference": events.layer_synops.get(lay.name, 0) * per,
+        })
+    cores = []
+    for c in mapping.cores:
+        i = c.index
+        cores.append({
+            "core": i, "chip": c.chip, "tile": [c.tile_x, c.tile_y], "layer": c.layer,
+            "neurons": c.neurons,
+            "synops_per_inference": float(events.synops[i] * per),
+            "neuron_updates_per_inference": float(events.updates[i] * per),
+            "active_updates_per_inference": float(events.active_updates[i] * per),
+            "spikes_per_inference": float(events.spikes[i] * per),
+            "messages_per_inference": float(events.messages[i] * per),
+            "dynamic_energy_pj": float(cost.core_dynamic_pj[i]),
+        })
+    return {
+        **extra,
+        "name": graph.name,
+        "profile": mapping.profile,
+        "strategy": mapping.strategy,
+        "cores": mapping.num_cores,
+        "chips": mapping.num_chips,
+        "tiles": cost.tiles_used,
+        "neurons": graph.num_neurons,
+        "synapses": graph.num_synapses,
+        "samples": events.samples,
+        "steps_per_sample": events.steps,
+        "synops_per_inference": float(events.synops.sum() * per),
+        "spikes_per_inference": float(events.spikes.sum() * per),
+        "neuron_updates_per_inference": float(events.updates.sum() * per),
+        "inter_core_messages_per_inference": events.inter_core_messages * per,
+        "hops_east_west_per_inference": cost.hops_east_west,
+        "hops_north_south_per_inference": cost.hops_north_south,
+        "chip_crossings_per_inference": cost.chip_crossings,
+        "energy_pj_per_inference": cost.energy_pj,
+        "energy_uj_per_inference": cost.energy_pj["total"] / 1e6,
+        "dynamic_energy_uj_per_inference": cost.energy_pj["dynamic"] / 1e6,
+        "time_step_ns": cost.step_ns,
+        "latency_us_per_inference": cost.latency_us,
+        "per_layer": layers,
+        "per_core": cores,
+    }
+
+
+def summary_of(report: dict[str, Any]) -> dict[str, Any]:
+    """The report without its per-core table (what `--summary-json` writes)."""
+    return {k: v for k, v in report.items() if k != "per_core"}
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    r = report
+    acc = "n/a" if r.get("accuracy") is None else f"{r['accuracy']:.4f}"
+    agr = "n/a" if r.get("agreement_with_slayer") is None else f"{r['agreement_with_slayer']:.4f}"
+    lines = [
+        f"# Hardware-cost report: {r['name']}",
+        "",
+        f"Model `{r.get('model')}` on profile **{r['profile']}** ({r['strategy']} mapping), "
+        f"target `{r.get('target')}`; {r['samples']} samples x {r['steps_per_sample']} steps; "
+        f"input: {r.get('input')}.",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        f"| cores / chips / tiles | {r['cores']} / {r['chips']} / {r['tiles']} |",
+        f"| neurons / synapses | {r['neurons']:,} / {r['synapses']:,} |",
+        f"| accuracy (Lava) | {acc} |",
+        f"| agreement with SLAYER | {agr} |",
+        f"| energy per inference | {r['energy_uj_per_inference']:.4f} uJ "
+        f"(dynamic {r['dynamic_energy_uj_per_inference']:.4f} uJ) |",
+        f"| latency per inference | {r['latency_us_per_inference']:.3f} us "
+        f"({r['time_step_ns']:.1f} ns per step) |",
+        f"| synaptic ops per inference | {r['synops_per_inference']:,.1f} |",
+        f"| spikes per inference | {r['spikes_per_inference']:,.1f} |",
+        f"| inter-core messages per inference | {r['inter_core_messages_per_inference']:,.1f} |",
+        "",
+        "## Energy per inference (pJ)",
+        "",
+        "| part | pJ |",
+        "|---|---|",
+    ]
+    lines += [f"| {k} | {v:,.1f} |" for k, v in r["energy_pj_per_inference"].items()]
+    lines += ["", "## Per layer", "",
+              "| layer | kind | shape | neurons | cores | neurons/core | synapses in | "
+              "spikes/inf | synops/inf |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for lay in r["per_layer"]:
+        shape = " x ".join(map(str, lay["shape"]))
+        lines.append(f"| {lay['name']} | {lay['kind']} | {shape} | {lay['neurons']:,} | "
+                     f"{lay['cores']} | {lay['neurons_per_core']:,} | {lay['synapses_in']:,} | "
+                     f"{lay['spikes_per_inference']:,.1f} | {lay['synops_per_inference']:,.1f} |")
+    lines += ["", "## Per core", "",
+              "| core | chip | tile | layer | neurons | synops/inf | active updates/inf | "
+              "spikes/inf | messages/inf | dynamic pJ |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for c in r["per_core"]:
+        lines.append(f"| {c['core']} | {c['chip']} | {c['tile'][0]},{c['tile'][1]} | {c['layer']} | "
+                     f"{c['neurons']:,} | {c['synops_per_inference']:,.1f} | "
+                     f"{c['active_updates_per_inference']:,.1f} | {c['spikes_per_inference']:,.1f} | "
+                     f"{c['messages_per_inference']:,.1f} | {c['dynamic_energy_pj']:,.1f} |")
+    lines += ["", "Energy per event: Davies et al. 2018 (Loihi, pre-silicon) as given in the "
+              "profile; see docs/cost-model.md for what is and is not modelled.", ""]
+    return "\n".join(lines)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2, default=_json_default)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def write_report(report: dict[str, Any], folder: Path) -> Path:
+    """Write report.json and report.md into ``folder``, replacing it as a whole."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    try:
+        (tmp / "report.json").write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
+        (tmp / "report.md").write_text(render_markdown(report))
+        old = None
+        if folder.exists():
+            old = folder.with_name(f".{folder.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(folder, old)
+        os.replace(tmp, folder)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

@@ -1,0 +1,203 @@
+"""Lava backend: build Lava processes from the IR, run them in the CPU simulator
+(``Loihi2SimCfg(select_tag="fixed_pt")``) and return an Activity.
+
+This is the only module that imports Lava. It builds lava-dl NetX blocks (Input, Conv,
+Dense, RecurrentDense) from the IR with the same parameter translation as
+``lava.lib.dl.netx.hdf5.Network``, so a file behaves as it would under stock NetX.
+
+Timing. Every Lava synapse adds one step, so a layer at depth ``d`` (synaptic hops from
+the input) sees sample ``k``'s input during steps ``k*T + d + 1 .. (k+1)*T + d`` (Lava
+counts steps from 1). Each layer's reset (CUBA/LOIHI neurons) is phased to that window,
+so samples run back to back in one runtime without leaking state, and the Activity of a
+layer is its window, aligned with SLAYER's ``delay_shift`` output of the same sample.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from typing import Any
+
+import numpy as np
+
+from ..errors import NeuromapError
+from ..graph import Edge, Layer, NetworkGraph
+from .activity import Activity, depths
+
+RESETTABLE = ("CUBA", "LOIHI")
+
+
+def simulate_lava(graph: NetworkGraph, inputs: np.ndarray, steps: int | None = None,
+                  progress: bool = False) -> Activity:
+    """Run ``inputs`` through the network in Lava.
+
+    ``inputs`` is either ``(S, *input_shape, T)``: per-step input to the input layer
+    (binary spikes for a source layer, currents into the neurons of a NetX input layer), or
+    ``(S, *input_shape)``: a static drive held for ``steps`` steps as the input neurons'
+    bias (PilotNet's convention). Returns events for every layer, ``(S, T, n)`` each.
+    """
+    # Lava and lava-dl print banners and warnings at import: keep the CLI output clean.
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        from lava.lib.dl.netx.blocks import process as nxp
+        from lava.lib.dl.netx.hdf5 import Network
+        from lava.lib.dl.netx.utils import optimize_weight_bits
+        from lava.magma.core.run_conditions import RunSteps
+        from lava.magma.core.run_configs import Loihi2SimCfg
+        from lava.proc.io.sink import RingBuffer as Sink
+        from lava.proc.io.source import RingBuffer as Source
+
+    inp = graph.input_layer
+    static = inputs.ndim == len(inp.shape) + 1
+    if static:
+        if inp.neuron is None:
+            raise NeuromapError(f"input of shape {inputs.shape[1:]} has no time axis, but "
+                                f"{graph.name}'s input layer has no neurons to hold a static "
+                                f"drive; give spikes of shape (N, {', '.join(map(str, inp.shape))}, T)")
+        if not steps:
+            raise NeuromapError("a static input needs the number of steps per sample")
+    elif tuple(inputs.shape[1:-1]) != tuple(inp.shape):
+        raise NeuromapError(f"input of shape {inputs.shape[1:]} does not fit {graph.name}'s input "
+                            f"layer {inp.shape}; give an array (N, {', '.join(map(str, inp.shape))}, T)")
+    n_samples = inputs.shape[0]
+    T = int(steps if static else inputs.shape[-1])
+    if n_samples < 1 or T < 1:
+        raise NeuromapError("need at least one sample and one time step")
+
+    depth = depths(graph)
+    resettable = all(lay.neuron is None or lay.neuron.type in RESETTABLE for lay in graph.layers)
+    reset_interval = T if resettable else None
+    max_depth = max(depth.values())
+    total = n_samples * T + max_depth + 1
+
+    def neuron_params(lay: Layer, is_input: bool) -> dict[str, Any]:
+        cfg = {"type": lay.neuron.type, **lay.neuron.params}
+        return Network.get_neuron_params(cfg, input=is_input, reset_interval=reset_interval,
+                                         reset_offset=(depth[lay.name] + 1) % T)
+
+    blocks: dict[str, Any] = {}
+    in_bits: dict[str, int] = {}
+    for lay in graph.layers:
+        if lay.kind == "input":
+            if lay.neuron is not None:
+                blk = nxp.Input(shape=lay.shape, neuron_params=neuron_params(lay, True),
+                                transform=dict(lay.transform or {}),
+                                bias=_int(inputs[0]) if static else None)
+                blocks[lay.name] = blk
+                in_bits[lay.name] = blk.output_message_bits
+            else:
+                in_bits[lay.name] = 0 if _binary(inputs) else 24
+            continue
+        if lay.kind == "average":
+            continue
+        edges = [e for e in graph.in_edges(lay.name) if e.src != lay.name]
+        rec = [e for e in graph.in_edges(lay.name) if e.src == lay.name]
+        if len(edges) != 1:
+            raise NeuromapError(f"layer {lay.name} has {len(edges)} inputs; the Lava backend "
+                                f"builds only chains so far")
+        edge = edges[0]
+        src = graph.layer(edge.src)
+        bias = None if lay.bias is None else _int(lay.bias)
+        common = dict(neuron_params=neuron_params(lay, False), input_message_bits=in_bits[src.name])
+        if lay.kind == "conv":
+            blk = nxp.Conv(input_shape=src.shape, shape=lay.shape, weight=_int(edge.weight),
+                           stride=np.array(edge.stride), padding=np.array(edge.padding),
+                           dilation=np.array(edge.dilation), groups=edge.groups,
+                           **({"bias": bias} if bias is not None else {}), **common)
+        else:
+            blk = _dense_block(nxp, optimize_weight_bits, lay, edge, rec, bias, common)
+        blocks[lay.name] = blk
+        in_bits[lay.name] = blk.output_message_bits
+        if src.name in blocks:
+            out = blocks[src.name].out
+            if len(src.shape) != len(lay.shape) or lay.kind == "dense":
+                out = out.flatten() if len(src.shape) > 1 else out
+            out.connect(blk.inp)
+
+    first = next(e.dst for e in graph.edges if e.src == inp.name)
+    source = None
+    if not static:
+        data = np.zeros(tuple(inp.shape) + (total,), dtype=np.int32)
+        for k in range(n_samples):
+            data[..., k * T:(k + 1) * T] = _int(inputs[k])
+        source = Source(data=data)
+        target = blocks[inp.name].inp if inp.name in blocks else blocks[first].inp
+        source.s_out.connect(target)
+    sinks = {name: Sink(shape=blk.out.shape, buffer=total) for name, blk in blocks.items()}
+    for name, sink in sinks.items():
+        blocks[name].out.connect(sink.a_in)
+
+    cfg = Loihi2SimCfg(select_tag="fixed_pt")
+    runner = next(iter(blocks.values()))
+    raw: dict[str, np.ndarray] = {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            bar = _progress(n_samples, progress)
+            for k in range(n_samples):
+                if static and k > 0:
+                    blocks[inp.name].neuron.bias_mant.set(_int(inputs[k]))
+                runner.run(condition=RunSteps(num_steps=T), run_cfg=cfg)
+                bar.update(1)
+            runner.run(condition=RunSteps(num_steps=total - n_samples * T), run_cfg=cfg)
+            bar.close()
+            for name, sink in sinks.items():
+                raw[name] = sink.data.get()
+    finally:
+        runner.stop()
+
+    events: dict[str, np.ndarray] = {}
+    for lay in graph.layers:
+        if lay.name in raw:
+            flat = raw[lay.name].reshape(lay.size, total)
+            d = depth[lay.name]
+            events[lay.name] = np.stack([flat[:, k * T + d: (k + 1) * T + d].T
+                                         for k in range(n_samples)]).astype(np.int32)
+        elif lay.kind == "input":
+            events[lay.name] = np.moveaxis(_int(inputs).reshape(n_samples, lay.size, T), 1, 2)
+    for edge in graph.edges:
+        if edge.kind == "average":
+            events[edge.dst] = events[edge.src] @ edge.weight.T
+    return Activity(events=events, steps=T)
+
+
+def _dense_block(nxp: Any, optimize: Any, lay: Layer, edge: Edge, rec: list[Edge],
+                 bias: np.ndarray | None, common: dict[str, Any]) -> Any:
+    weight = edge.weight
+    params: dict[str, Any] = dict(shape=lay.shape, **common)
+    if rec:
+        both = np.hstack((weight, rec[0].weight))
+        both, bits, exp, sign = optimize(both)
+        params.update(weight=both[:, :weight.shape[1]], weight_rec=both[:, weight.shape[1]:])
+    else:
+        w, bits, exp, sign = optimize(weight)
+        params.update(weight=w)
+    params.update(num_weight_bits=bits, weight_exponent=exp, sign_mode=sign, sparse_synapse=False)
+    if edge.delay is not None:
+        params["delay"] = edge.delay
+    if bias is not None:
+        params["bias"] = bias
+    return nxp.RecurrentDense(**params) if rec else nxp.Dense(**params)
+
+
+def _int(a: np.ndarray) -> np.ndarray:
+    return np.asarray(a).round().astype(np.int32)
+
+
+def _binary(a: np.ndarray) -> bool:
+    return bool(np.isin(np.unique(a), (0, 1)).all())
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int, show: bool) -> Any:
+    if not show:
+        return _NoBar()
+    from tqdm import tqdm
+    return tqdm(total=total, desc="lava", unit="sample")

@@ -1,0 +1,58 @@
+"""Builders for tiny IR graphs and NetX files used across tests."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from neuromap.graph import Edge, Layer, NetworkGraph, Neuron
+
+CUBA = Neuron("CUBA", {"vThMant": 80, "iDecay": 4096, "vDecay": 0, "refDelay": 1})
+
+
+def dense_graph(weight: np.ndarray) -> NetworkGraph:
+    n_out, n_in = weight.shape
+    return NetworkGraph("tiny_dense", (Layer("input0", "input", (n_in,)),
+                                       Layer("dense1", "dense", (n_out,), CUBA)),
+                        (Edge("input0", "dense1", "dense", weight),))
+
+
+def conv_graph(in_shape: tuple[int, int, int], weight: np.ndarray, stride=(1, 1), padding=(0, 0),
+               dilation=(1, 1), groups: int = 1) -> NetworkGraph:
+    from neuromap.graph import conv_output_shape
+    edge = Edge("input0", "conv1", "conv", weight, stride, padding, dilation, groups)
+    out = conv_output_shape(in_shape, edge)
+    return NetworkGraph("tiny_conv", (Layer("input0", "input", in_shape),
+                                      Layer("conv1", "conv", out, CUBA)), (edge,))
+
+
+def write_net(path: Path, layers: list[dict]) -> Path:
+    """Write a NetX file: each dict maps dataset names (``neuron/vThMant`` ...) to values."""
+    with h5py.File(path, "w") as f:
+        for i, spec in enumerate(layers):
+            g = f.create_group(f"layer/{i}")
+            for key, value in spec.items():
+                if key == "type":
+                    g.create_dataset("type", (1,), "S10", [value.encode()])
+                elif isinstance(value, str):
+                    g.create_dataset(key, data=value.encode())
+                else:
+                    g.create_dataset(key, data=value)
+    return path
+
+
+def small_conv_net(path: Path, seed: int = 0) -> Path:
+    """input (c=2, y=6, x=6) -> conv 3x3 s1 p1 (4 ch) -> flatten -> dense 5."""
+    rng = np.random.default_rng(seed)
+    neuron = {"neuron/type": "CUBA", "neuron/vThMant": 40, "neuron/iDecay": 1024,
+              "neuron/vDecay": 256, "neuron/refDelay": 1, "neuron/gradedSpike": False}
+    return write_net(path, [
+        {"type": "input", "shape": np.array([2, 6, 6])},
+        {"type": "conv", "shape": np.array([4, 6, 6]), "weight": rng.integers(-20, 60, (4, 2, 3, 3)).astype(float),
+         "stride": np.array([1, 1]), "padding": np.array([1, 1]), "dilation": np.array([1, 1]),
+         "groups": 1, "inChannels": 2, "outChannels": 4, "kernelSize": np.array([3, 3]), **neuron},
+        {"type": "flatten", "shape": np.array([144, 1, 1])},
+        {"type": "dense", "shape": np.array([5]), "weight": rng.integers(-30, 60, (5, 144)).astype(float),
+         "inFeatures": 144, "outFeatures": 5, **neuron},
+    ])
