@@ -59,6 +59,10 @@ def simulate_lava(graph: NetworkGraph, inputs: np.ndarray, steps: int | None = N
     elif tuple(inputs.shape[1:-1]) != tuple(inp.shape):
         raise NeuromapError(f"input of shape {inputs.shape[1:]} does not fit {graph.name}'s input "
                             f"layer {inp.shape}; give an array (N, {', '.join(map(str, inp.shape))}, T)")
+    if static and inp.neuron.type not in RESETTABLE:
+        # only CUBA/LOIHI neurons take a bias; others (e.g. sigma-delta) get the drive every step
+        inputs = np.repeat(inputs[..., None], int(steps), axis=-1)
+        static = False
     n_samples = inputs.shape[0]
     T = int(steps if static else inputs.shape[-1])
     if n_samples < 1 or T < 1:
@@ -117,11 +121,14 @@ def simulate_lava(graph: NetworkGraph, inputs: np.ndarray, steps: int | None = N
     first = next(e.dst for e in graph.edges if e.src == inp.name)
     source = None
     if not static:
-        data = np.zeros(tuple(inp.shape) + (total,), dtype=np.int32)
+        # NetX's Input block leaves its `inp` port unconnected (input goes through the
+        # neuron's bias), so per-step input is fed straight into the input neurons.
+        target = blocks[inp.name].neuron.a_in if inp.name in blocks else blocks[first].inp
+        data = np.zeros((inp.size, total), dtype=np.int32)
         for k in range(n_samples):
-            data[..., k * T:(k + 1) * T] = _int(inputs[k])
-        source = Source(data=data)
-        target = blocks[inp.name].inp if inp.name in blocks else blocks[first].inp
+            data[:, k * T:(k + 1) * T] = _int(inputs[k]).reshape(inp.size, T)
+        # IR neuron order is C order over the shape, so a flat target takes the same order
+        source = Source(data=data.reshape(tuple(target.shape) + (total,)))
         source.s_out.connect(target)
     sinks = {name: Sink(shape=blk.out.shape, buffer=total) for name, blk in blocks.items()}
     for name, sink in sinks.items():

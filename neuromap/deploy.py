@@ -1,0 +1,223 @@
+"""``python -m neuromap.deploy --target sim``: load a NetX model into the IR, map it onto
+simulated Loihi cores, run samples through the Lava CPU simulator, account per-core events,
+estimate energy and latency, and write ``hw_reports/<name>/report.{json,md}``.
+
+Each stage is a plain function (``deploy(...)`` chains them); this module only parses
+arguments, picks inputs and writes files."""
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import __version__
+from .cost import account, estimate_cost
+from .errors import NeuromapError, run_cli
+from .graph import NetworkGraph
+from .hw.profile import available_profiles, load_profile
+from .mapper import map_layerwise
+from .netx.load import load_netx
+from .report import build_report, summary_of, write_json_atomic, write_report
+
+INPUT_HELP = """\
+--input X.npy layout (NumPy .npy, no pickles): the input layer's shape in NetX order
+(x, y, c) = (width, height, channels), or (n,) for a flat input, with samples first:
+  (N, x, y, c, T)  per-step input: 0/1 spikes (or integer currents into the neurons of a
+                   NetX input layer), T steps per sample;
+  (N, x, y, c)     a static integer drive held for --steps steps as the input neurons' bias
+                   (PilotNet's convention; only for models whose input layer has neurons).
+Without --input, a model trained by neuromap.train takes its dataset's test split; any other
+model gets seeded random input, which deploy says it does: spikes (rate 0.1) into a source
+layer, or uniform random images through the transform of a NetX input layer with neurons."""
+
+
+@dataclass(frozen=True)
+class Inputs:
+    data: np.ndarray                 # in IR layout, see INPUT_HELP
+    steps: int
+    labels: np.ndarray | None
+    description: str
+    nchwt: np.ndarray | None = None  # the same samples for the SLAYER model, if any
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m neuromap.deploy", description=__doc__.split("\n\n")[0],
+        epilog=INPUT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--target", choices=["sim"], default="sim",
+                        help="where to run: sim = the Lava CPU simulator (default)")
+    parser.add_argument("--model", type=Path, help="NetX .net file (default: newest in netx_models/)")
+    parser.add_argument("--models-dir", type=Path, default=Path("netx_models"))
+    parser.add_argument("--samples", type=int, default=20, help="samples to simulate (default 20)")
+    parser.add_argument("--input", type=Path, help="input samples, see below")
+    parser.add_argument("--steps", type=int, help="time steps per sample for a static input")
+    parser.add_argument("--profile", default="loihi2",
+                        help=f"hardware profile: {', '.join(available_profiles())} or a YAML path")
+    parser.add_argument("--seed", type=int, default=0, help="seed for random input spikes")
+    parser.add_argument("--out", type=Path, default=Path("hw_reports"), help="reports folder")
+    parser.add_argument("--summary-json", type=Path, help="also write the summary here")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    if args.samples < 1:
+        raise NeuromapError(f"--samples must be at least 1 (got {args.samples})")
+    if args.steps is not None and args.steps < 1:
+        raise NeuromapError(f"--steps must be at least 1 (got {args.steps})")
+
+    model = args.model or newest_model(args.models_dir)
+    report = deploy(model, profile=args.profile, samples=args.samples, input_path=args.input,
+                    steps=args.steps, seed=args.seed, progress=not args.quiet)
+    folder = write_report(report, args.out / report["name"])
+    if args.summary_json:
+        write_json_atomic(args.summary_json, summary_of(report))
+    print(format_summary(report, folder))
+    return 0
+
+
+def deploy(model: Path, profile: str = "loihi2", samples: int = 20, input_path: Path | None = None,
+           steps: int | None = None, seed: int = 0, progress: bool = False) -> dict[str, Any]:
+    """Load, map, simulate in Lava, account and cost one model; returns the report dict."""
+    from .sim.lava import simulate_lava
+
+    graph = load_netx(model)
+    prof = load_profile(profile)
+    t0 = time.perf_counter()
+    mapping = map_layerwise(graph, prof)
+    map_s = time.perf_counter() - t0
+    inputs = choose_inputs(graph, samples, input_path, steps, seed)
+    if inputs.description.startswith("random"):
+        print(f"note: {graph.name} has no known dataset and no --input was given; "
+              f"feeding {inputs.description}", file=sys.stderr)
+    t0 = time.perf_counter()
+    activity = simulate_lava(graph, inputs.data, steps=inputs.steps, progress=progress)
+    sim_s = time.perf_counter() - t0
+    events = account(graph, mapping, activity)
+    cost = estimate_cost(events, mapping, prof)
+
+    out_counts = activity.spike_counts(graph.output_layer.name) \
+        if graph.output_layer.kind != "average" else activity.events[graph.output_layer.name].sum(1)
+    lava_pred = np.argmax(out_counts, axis=1)
+    extra: dict[str, Any] = {
+        "model": str(model), "target": "sim", "input": inputs.description,
+        "accuracy": None, "agreement_with_slayer": None, "output_counts_equal_slayer": None,
+        "mapping_seconds": map_s, "simulation_seconds": sim_s,
+        "seed": seed, "versions": versions(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    if inputs.labels is not None:
+        extra["accuracy"] = float(np.mean(lava_pred == inputs.labels))
+    ref = slayer_reference(graph, inputs)
+    if ref is not None:
+        extra["agreement_with_slayer"] = float(np.mean(lava_pred == np.argmax(ref, axis=1)))
+        extra["output_counts_equal_slayer"] = float(np.mean(np.all(ref == out_counts, axis=1)))
+    return build_report(graph, mapping, events, cost, extra)
+
+
+def choose_inputs(graph: NetworkGraph, samples: int, input_path: Path | None, steps: int | None,
+                  seed: int) -> Inputs:
+    shape = tuple(graph.input_layer.shape)
+    meta = graph.meta.get("neuromap", {})
+    if input_path is not None:
+        return _file_inputs(graph, input_path, samples, steps)
+    if meta.get("dataset") == "digits":
+        from .data.digits import load_digits_split
+        from .data.encode import rate_encode
+        split = load_digits_split(seed=int(meta.get("seed", 0)))
+        T = int(steps or meta["timesteps"])
+        n = min(samples, len(split.y_test))
+        nchwt = rate_encode(split.x_test[:n], int(meta.get("max_level", split.max_level)), T)
+        data = nchwt.transpose(0, 3, 2, 1, 4)  # (N, C, H, W, T) -> (N, x, y, c, T)
+        if tuple(data.shape[1:-1]) != shape:
+            raise NeuromapError(f"{graph.name}: digits input {data.shape[1:-1]} does not fit the "
+                                f"input layer {shape}; re-export the model")
+        return Inputs(data, T, split.y_test[:n], f"digits test split, first {n} samples, "
+                      f"rate-coded over {T} steps", nchwt)
+    T = int(steps or graph.meta.get("simulation", {}).get("tSample", 16))
+    rng = np.random.default_rng(seed)
+    if graph.input_layer.neuron is not None:
+        # a NetX input layer encodes data as its neurons' bias: weight * x + bias, x in [0, 1)
+        tf = graph.input_layer.transform or {"weight": 64.0, "bias": 0.0}
+        data = np.round(tf["weight"] * rng.random((samples,) + shape) + tf["bias"]).astype(np.int32)
+        return Inputs(data, T, None, f"random images (uniform [0, 1) through the input layer's "
+                                     f"transform, seed {seed}, {T} steps)")
+    data = (rng.random((samples,) + shape + (T,)) < 0.1).astype(np.int32)
+    return Inputs(data, T, None, f"random spikes (rate 0.1, seed {seed}, {T} steps)")
+
+
+def _file_inputs(graph: NetworkGraph, path: Path, samples: int, steps: int | None) -> Inputs:
+    shape = tuple(graph.input_layer.shape)
+    if not path.is_file():
+        raise NeuromapError(f"input file {path} does not exist")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise NeuromapError(f"input file {path} is not a plain .npy array ({exc})") from None
+    if not np.issubdtype(data.dtype, np.number) or data.ndim < 2:
+        raise NeuromapError(f"input file {path} must hold a numeric array (N, {_dims(shape)}[, T])")
+    n = min(samples, data.shape[0])
+    if tuple(data.shape[1:]) == shape:
+        if graph.input_layer.neuron is None:
+            raise NeuromapError(f"input {data.shape} has no time axis but {graph.name}'s input "
+                                f"layer has no neurons; give (N, {_dims(shape)}, T)")
+        T = int(steps or graph.meta.get("simulation", {}).get("tSample", 16))
+        return Inputs(data[:n], T, None, f"{path} (static drive, {T} steps)")
+    if tuple(data.shape[1:-1]) == shape:
+        return Inputs(data[:n], int(data.shape[-1]), None, f"{path} ({data.shape[-1]} steps)")
+    raise NeuromapError(f"input file {path} has shape {data.shape}, but {graph.name} needs "
+                        f"(N, {_dims(shape)}, T) or (N, {_dims(shape)}); see --help")
+
+
+def slayer_reference(graph: NetworkGraph, inputs: Inputs) -> np.ndarray | None:
+    """Output spike counts of the trained SLAYER model on the same samples, if we have it."""
+    meta = graph.meta.get("neuromap", {})
+    run_dir = meta.get("run_dir")
+    if inputs.nchwt is None or not run_dir or not Path(run_dir).is_dir():
+        return None
+    from .models.checkpoint import load_snn_from_run, snn_output_counts
+    model, _ = load_snn_from_run(Path(run_dir))
+    return snn_output_counts(model, inputs.nchwt)
+
+
+def newest_model(folder: Path) -> Path:
+    nets = sorted(folder.glob("*.net"), key=lambda p: p.stat().st_mtime)
+    if not nets:
+        raise NeuromapError(f"no .net model in {folder}/; run `python -m neuromap.train` first "
+                            f"or pass --model PATH.net")
+    return nets[-1]
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+    out = {"python": platform.python_version(), "neuromap": __version__}
+    for pkg in ("lava-nc", "lava-dl", "numpy", "torch", "h5py"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def format_summary(r: dict[str, Any], folder: Path) -> str:
+    acc = "n/a" if r["accuracy"] is None else f"{r['accuracy']:.3f}"
+    agr = "n/a" if r["agreement_with_slayer"] is None else f"{r['agreement_with_slayer']:.3f}"
+    return (f"{r['name']}: {r['cores']} cores on {r['chips']} chip(s) ({r['profile']}), "
+            f"{r['samples']} samples x {r['steps_per_sample']} steps in Lava\n"
+            f"  accuracy {acc}, agreement with SLAYER {agr}\n"
+            f"  energy/inference {r['energy_uj_per_inference']:.4f} uJ "
+            f"(dynamic {r['dynamic_energy_uj_per_inference']:.4f} uJ), "
+            f"latency {r['latency_us_per_inference']:.2f} us, "
+            f"synops/inference {r['synops_per_inference']:,.0f}\n"
+            f"  report: {folder}/report.md")
+
+
+def _dims(shape: tuple[int, ...]) -> str:
+    return ", ".join(map(str, shape))
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))
