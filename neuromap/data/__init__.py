@@ -1,0 +1,1 @@
+"""Datasets (offline, bundled) and spike encoders."""

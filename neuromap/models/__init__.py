@@ -1,0 +1,51 @@
+"""Model registry (timm-like): `create_model("digitnet", kind="snn"|"cnn", ...)`."""
+from __future__ import annotations
+
+from typing import Any, Callable, TypeVar
+
+import torch
+
+from neuromap.errors import NeuromapError
+
+KINDS = ("snn", "cnn")
+
+ModelFactory = Callable[..., torch.nn.Module]
+_F = TypeVar("_F", bound=ModelFactory)
+_REGISTRY: dict[str, ModelFactory] = {}
+
+
+def register_model(name: str) -> Callable[[_F], _F]:
+    """Decorator registering `factory(kind=..., num_classes=..., input_shape=..., **kw)` under `name`."""
+
+    def decorate(factory: _F) -> _F:
+        if name in _REGISTRY and _REGISTRY[name] is not factory:
+            raise ValueError(f"model {name!r} is already registered")
+        _REGISTRY[name] = factory
+        return factory
+
+    return decorate
+
+
+def list_models() -> list[str]:
+    """Names of the registered model families, sorted."""
+    return sorted(_REGISTRY)
+
+
+def create_model(
+    name: str,
+    kind: str = "snn",
+    num_classes: int = 10,
+    input_shape: tuple[int, ...] = (1, 8, 8),
+    **kw: Any,
+) -> torch.nn.Module:
+    """Build the `kind` twin ("snn": SLAYER blocks; "cnn": ReLU CNN) of the registered model `name`."""
+    if name not in _REGISTRY:
+        known = ", ".join(list_models()) or "(none)"
+        raise NeuromapError(f"unknown model {name!r}; known models: {known}")
+    if kind not in KINDS:
+        raise NeuromapError(f"unknown model kind {kind!r}; use one of: {', '.join(KINDS)}")
+    return _REGISTRY[name](kind=kind, num_classes=int(num_classes), input_shape=tuple(input_shape), **kw)
+
+
+# Register the built-in families (they import register_model from this module).
+from neuromap.models import digitnet as _digitnet  # noqa: E402,F401

@@ -1,0 +1,328 @@
+"""Train a spiking CNN (SLAYER) and its ReLU CNN twin, then export the SNN to NetX HDF5.
+
+    python -m neuromap.train                       # digitnet on digits, seed 0, both twins
+    python -m neuromap.train --kind snn --epochs 5 --name quick --resume
+
+Writes runs/<name>/ (config.json, metrics.json, snn.pt, cnn.pt, checkpoint/ for --resume)
+and netx_models/<name>.net.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+import neuromap
+from neuromap.data.digits import load_digits_split
+from neuromap.data.encode import rate_encode
+from neuromap.errors import NeuromapError, run_cli
+from neuromap.models import create_model, list_models
+from neuromap.models.digitnet import topology_to_dicts
+from neuromap.models.checkpoint import (
+    atomic_torch_save,
+    atomic_write_json,
+    safe_torch_load,
+    save_checkpoint,
+    snn_output_counts,
+)
+
+DATASETS = ("digits",)
+TEST_FRACTION = 0.25
+PLANNED_DATASETS = ("nmnist", "mnist", "shd", "dvs_gesture")
+DEFAULT_MODEL_KWARGS: dict[str, Any] = {"channels": [8, 16], "hidden": 64, "weight_scale": 2.0}
+#: SLAYER SpikeRate targets: the true class should fire on half the steps, the others rarely.
+TRUE_RATE, FALSE_RATE = 0.5, 0.05
+#: Config keys that must match for --resume to continue a checkpoint (epochs may grow).
+RESUME_KEYS = ("model", "dataset", "seed", "timesteps", "batch_size", "lr", "test_fraction",
+               "model_kwargs", "loss", "encoding", "num_classes", "input_shape")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises NeuromapError (one line, exit 2) instead of printing usage."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise NeuromapError(f"{message} (see `python -m neuromap.train --help`)")
+
+
+def _positive(kind: Callable[[str], Any], what: str) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a positive {kind.__name__}, got {text!r}") from None
+        if not value > 0 or (isinstance(value, float) and not np.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"{what} must be a positive {kind.__name__}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seed must be a non-negative integer, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"seed must be in 0..2**32-1, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI of `python -m neuromap.train`."""
+    p = _Parser(prog="python -m neuromap.train", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="digitnet", help="registered model family (default: digitnet)")
+    p.add_argument("--dataset", default="digits", help=f"dataset: {', '.join(DATASETS)} (default: digits)")
+    p.add_argument("--kind", default="both", choices=("snn", "cnn", "both"), help="which twin(s) to train (default: both)")
+    p.add_argument("--epochs", type=_positive(int, "--epochs"), default=20, help="training epochs per twin (default: %(default)s)")
+    p.add_argument("--timesteps", type=_positive(int, "--timesteps"), default=16, help="SNN time steps per sample (default: %(default)s)")
+    p.add_argument("--batch-size", type=_positive(int, "--batch-size"), default=32, help="minibatch size (default: %(default)s)")
+    p.add_argument("--lr", type=_positive(float, "--lr"), default=3e-3, help="Adam learning rate, cosine-decayed (default: %(default)s)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed for the split, init and shuffling (default: %(default)s)")
+    p.add_argument("--name", default=None, help="run name (default: <model>_<dataset>)")
+    p.add_argument("--out", default="runs", help="runs root folder; the run goes to <out>/<name>/ (default: runs)")
+    p.add_argument("--export", default=None, help="NetX file to write (default: netx_models/<name>.net)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from <out>/<name>/checkpoint/ when its config matches")
+    p.add_argument("--no-progress", action="store_true", help="hide the per-epoch progress bars")
+    return p
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata as importlib_metadata
+
+    out = {"python": platform.python_version(), "neuromap": neuromap.__version__,
+           "torch": torch.__version__, "numpy": np.__version__}
+    for dist in ("lava-dl", "lava-nc"):
+        try:
+            out[dist] = importlib_metadata.version(dist)
+        except importlib_metadata.PackageNotFoundError:
+            out[dist] = "unknown"
+    return out
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> float:
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(y_true, y_pred, average="macro", labels=list(range(num_classes)), zero_division=0))
+
+
+class _Twin:
+    """Everything that differs between training the SNN and the CNN."""
+
+    def __init__(self, kind: str, config: dict[str, Any], data: Any) -> None:
+        self.kind = kind
+        self.num_classes = int(config["num_classes"])
+        if kind == "snn":
+            from neuromap.models.digitnet import import_slayer
+
+            slayer = import_slayer()
+            t = int(config["timesteps"])
+            self.x_train = torch.from_numpy(rate_encode(data.x_train, data.max_level, t).astype(np.float32))
+            self.x_test_spikes = rate_encode(data.x_test, data.max_level, t)
+            self._loss = slayer.loss.SpikeRate(true_rate=TRUE_RATE, false_rate=FALSE_RATE, reduction="sum")
+        else:
+            self.x_train = torch.from_numpy(data.x_train.astype(np.float32) / data.max_level)
+            self.x_test = torch.from_numpy(data.x_test.astype(np.float32) / data.max_level)
+            self._loss = torch.nn.CrossEntropyLoss(reduction="sum")
+        self.y_train = torch.from_numpy(data.y_train)
+
+    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self._loss(output, target)
+
+    def predict_test(self, model: torch.nn.Module) -> np.ndarray:
+        """Test-set predictions; SNN: argmax of summed output spikes (ties -> lowest index)."""
+        if self.kind == "snn":
+            return snn_output_counts(model, self.x_test_spikes, batch_size=128).argmax(axis=1)
+        model.eval()
+        with torch.no_grad():
+            return model(self.x_test).argmax(dim=1).numpy()
+
+
+def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, resume: bool,
+                progress: bool) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Train one twin with per-epoch checkpoints in run_dir/checkpoint/; returns (model, metrics)."""
+    from tqdm import tqdm
+
+    twin = _Twin(kind, config, data)
+    _seed_everything(int(config["seed"]) + (0 if kind == "snn" else 1))
+    model = create_model(config["model"], kind=kind, num_classes=config["num_classes"],
+                         input_shape=tuple(config["input_shape"]), **config["model_kwargs"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=float(config["lr"]))
+    generator = torch.Generator().manual_seed(int(config["seed"]))
+    epochs = int(config["epochs"])
+    ckpt_path = run_dir / "checkpoint" / f"{kind}.pt"
+    start_epoch, train_seconds = 0, 0.0
+    if resume and ckpt_path.is_file():
+        state = safe_torch_load(ckpt_path)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        start_epoch, train_seconds = int(state["epoch"]), float(state["train_seconds"])
+        if start_epoch > epochs:
+            raise NeuromapError(f"the {kind} checkpoint in {ckpt_path.parent} already has {start_epoch} epochs, "
+                                f"more than --epochs {epochs}; pass --epochs {start_epoch} or more, or drop --resume")
+        print(f"{kind}: resuming after epoch {start_epoch}/{epochs}", file=sys.stderr)
+
+    def set_lr(epoch: int) -> None:  # cosine schedule, a function of the epoch so resume is exact
+        lr = float(0.5 * float(config["lr"]) * (1 + np.cos(np.pi * epoch / epochs)))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+
+    n = len(twin.y_train)
+    bs = int(config["batch_size"])
+    for epoch in range(start_epoch, epochs):
+        t0 = time.perf_counter()
+        set_lr(epoch)
+        model.train()
+        order = torch.randperm(n, generator=generator)
+        total = 0.0
+        with tqdm(total=(n + bs - 1) // bs, desc=f"{kind} epoch {epoch + 1}/{epochs}", unit="batch",
+                  disable=not progress, file=sys.stderr, dynamic_ncols=True, mininterval=0.5) as bar:
+            for start in range(0, n, bs):
+                idx = order[start:start + bs]
+                loss = twin.loss(model(twin.x_train[idx]), twin.y_train[idx])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total += float(loss.detach())
+                bar.set_postfix(loss=f"{total / min(n, start + bs):.4f}", refresh=False)
+                bar.update(1)
+            acc = float((twin.predict_test(model) == data.y_test).mean())
+            bar.set_postfix(loss=f"{total / n:.4f}", test_acc=f"{acc:.3f}")
+        train_seconds += time.perf_counter() - t0
+        atomic_torch_save(ckpt_path, {"epoch": epoch + 1, "train_seconds": train_seconds,
+                                      "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                      "generator": generator.get_state()})
+    pred = twin.predict_test(model)
+    metrics = {
+        "test_accuracy": float((pred == data.y_test).mean()),
+        "test_macro_f1": _macro_f1(data.y_test, pred, twin.num_classes),
+        "epochs": epochs,
+        "train_seconds": round(train_seconds, 2),
+    }
+    if kind == "snn":
+        counts = snn_output_counts(model, twin.x_test_spikes, batch_size=128)
+        metrics["test_tie_fraction"] = float(((counts == counts.max(1, keepdims=True)).sum(1) > 1).mean())
+        metrics["test_mean_output_spikes"] = float(counts.sum(1).mean())
+    return model, metrics
+
+
+def _check_resume(run_dir: Path, config: dict[str, Any], resume: bool) -> bool:
+    """Whether to resume; refuses a checkpoint whose config differs."""
+    ckpt_cfg_path = run_dir / "checkpoint" / "config.json"
+    wanted = {k: config[k] for k in RESUME_KEYS}
+    if not resume:
+        return False
+    if not ckpt_cfg_path.is_file():
+        print(f"no checkpoint in {run_dir}/checkpoint/; training from scratch", file=sys.stderr)
+        return False
+    try:
+        found = json.loads(ckpt_cfg_path.read_text())
+    except ValueError:
+        raise NeuromapError(f"{ckpt_cfg_path} is corrupt; rerun without --resume to start over") from None
+    diff = sorted(k for k in RESUME_KEYS if found.get(k) != wanted[k])
+    if diff:
+        detail = ", ".join(f"{k}: {found.get(k)!r} -> {wanted[k]!r}" for k in diff)
+        raise NeuromapError(f"cannot --resume {run_dir}: the checkpoint was trained with a different config "
+                            f"({detail}); rerun without --resume, or use another --name")
+    return True
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `python -m neuromap.train`; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    wall0 = time.perf_counter()
+    if args.dataset not in DATASETS:
+        hint = " is not available yet" if args.dataset.lower() in PLANNED_DATASETS else " is unknown"
+        raise NeuromapError(f"dataset {args.dataset!r}{hint}; available datasets: {', '.join(DATASETS)}")
+    if args.model not in list_models():
+        raise NeuromapError(f"unknown model {args.model!r}; known models: {', '.join(list_models())}")
+    name = args.name or f"{args.model}_{args.dataset}"
+    if not _NAME_RE.match(name):
+        raise NeuromapError(f"--name {name!r} must be letters, digits, '_', '-' or '.' (no path separators)")
+    run_dir = (Path(args.out) / name).resolve()
+    export_path = Path(args.export if args.export else Path("netx_models") / f"{name}.net").resolve()
+    if export_path.exists() and export_path.is_dir():
+        raise NeuromapError(f"--export {export_path} is a folder; pass a file path such as netx_models/{name}.net")
+
+    kinds = ["snn", "cnn"] if args.kind == "both" else [args.kind]
+    model_kwargs = dict(DEFAULT_MODEL_KWARGS)
+    if "snn" in kinds:
+        topology = getattr(create_model(args.model, kind="cnn", **model_kwargs), "topology", [])
+        depth = sum(1 for spec in topology if getattr(spec, "kind", "") != "flatten")
+        if args.timesteps <= depth:
+            raise NeuromapError(f"--timesteps {args.timesteps} is too short: the {depth}-layer SNN needs {depth} "
+                                f"steps before its first output spike; use --timesteps 16 or more")
+
+    # One intra-op thread: these ops are tiny, and on a shared 2-core VM a second OpenMP thread
+    # measured slower (busy-wait barriers stall when the other core is taken).
+    torch.set_num_threads(1)
+    data = load_digits_split(seed=args.seed, test_fraction=TEST_FRACTION)
+    config: dict[str, Any] = {
+        "name": name, "model": args.model, "dataset": args.dataset, "kind": args.kind,
+        "epochs": args.epochs, "timesteps": args.timesteps, "batch_size": args.batch_size, "lr": args.lr,
+        "seed": args.seed, "test_fraction": TEST_FRACTION, "optimizer": "adam", "lr_schedule": "cosine",
+        "loss": {"snn": f"slayer.loss.SpikeRate(true_rate={TRUE_RATE}, false_rate={FALSE_RATE}, reduction='sum')",
+                 "cnn": "cross_entropy"},
+        "encoding": "rate", "max_level": data.max_level, "num_classes": data.num_classes,
+        "input_shape": list(data.input_shape), "model_kwargs": model_kwargs,
+        "run_dir": str(run_dir), "export": str(export_path) if "snn" in kinds else None,
+        "versions": _versions(), "argv": list(sys.argv[1:] if argv is None else argv),
+    }
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise NeuromapError(f"cannot create run folder {run_dir} ({exc.strerror}); pick another --out") from None
+    resume = _check_resume(run_dir, config, args.resume)
+    atomic_write_json(run_dir / "checkpoint" / "config.json", {k: config[k] for k in RESUME_KEYS})
+
+    metrics: dict[str, Any] = {}
+    models: dict[str, torch.nn.Module] = {}
+    for kind in kinds:
+        models[kind], metrics[kind] = _train_twin(kind, config, data, run_dir, resume, not args.no_progress)
+        if hasattr(models[kind], "topology"):
+            config["topology"] = topology_to_dicts(models[kind].topology)
+        save_checkpoint(run_dir, models[kind], config)
+    if "snn" in kinds:
+        models["snn"].export_hdf5(export_path, {
+            "name": name, "model": args.model, "kind": "snn", "dataset": args.dataset,
+            "num_classes": data.num_classes, "input_shape": list(data.input_shape),
+            "timesteps": args.timesteps, "encoding": "rate", "max_level": data.max_level,
+            "seed": args.seed, "test_fraction": TEST_FRACTION, "run_dir": str(run_dir),
+            "test_accuracy": metrics["snn"]["test_accuracy"],
+            "neuromap_version": neuromap.__version__,
+            "lava_dl_version": config["versions"]["lava-dl"], "torch_version": torch.__version__,
+        })
+    metrics["wall_seconds"] = round(time.perf_counter() - wall0, 2)
+    metrics["threads"] = torch.get_num_threads()
+    atomic_write_json(run_dir / "metrics.json", metrics)
+
+    for kind in kinds:
+        m = metrics[kind]
+        print(f"{kind}: test accuracy {m['test_accuracy']:.4f}  macro-F1 {m['test_macro_f1']:.4f}  "
+              f"({m['epochs']} epochs, {m['train_seconds']:.1f} s)")
+    print(f"run folder: {run_dir}")
+    if "snn" in kinds:
+        print(f"netx model: {export_path}")
+    print(f"wall time: {metrics['wall_seconds']:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))
