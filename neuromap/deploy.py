@@ -179,8 +179,14 @@ def slayer_reference(graph: NetworkGraph, inputs: Inputs) -> np.ndarray | None:
     if inputs.nchwt is None or not run_dir or not Path(run_dir).is_dir():
         return None
     from .models.checkpoint import load_snn_from_run, snn_output_counts
+    from .sim.activity import depths
     model, _ = load_snn_from_run(Path(run_dir))
-    return snn_output_counts(model, inputs.nchwt)
+    # Lava's output window for a sample ends `depth` steps after its input does (one step per
+    # synapse); SLAYER's delay_shift truncates at T, so give it the same zero tail.
+    lag = depths(graph)[graph.output_layer.name]
+    padded = np.concatenate([inputs.nchwt, np.zeros(inputs.nchwt.shape[:-1] + (lag,),
+                                                    inputs.nchwt.dtype)], axis=-1)
+    return snn_output_counts(model, padded)
 
 
 def newest_model(folder: Path) -> Path:
