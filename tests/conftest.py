@@ -6,6 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from neuromap.sim.lava import ensure_lava_importable
+
+# Lava sets the multiprocessing start method when its runtime is first imported and fails if
+# anything (tqdm's lock, during training tests) set it before; import it first, whatever runs first.
+ensure_lava_importable()
+
 LAVA_DL_TESTS = Path(sysconfig.get_paths()["purelib"]) / "tests" / "lava" / "lib" / "dl" / "netx"
 
 

@@ -14,7 +14,9 @@ layer is its window, aligned with SLAYER's ``delay_shift`` output of the same sa
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
+import sys
 import warnings
 from typing import Any
 
@@ -39,6 +41,7 @@ def simulate_lava(graph: NetworkGraph, inputs: np.ndarray, steps: int | None = N
     # Lava and lava-dl print banners and warnings at import: keep the CLI output clean.
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
+        ensure_lava_importable()
         from lava.lib.dl.netx.blocks import process as nxp
         from lava.lib.dl.netx.hdf5 import Network
         from lava.lib.dl.netx.utils import optimize_weight_bits
@@ -166,6 +169,30 @@ def simulate_lava(graph: NetworkGraph, inputs: np.ndarray, steps: int | None = N
         if edge.kind == "average":
             events[edge.dst] = events[edge.src] @ edge.weight.T
     return Activity(events=events, steps=T)
+
+
+def ensure_lava_importable() -> None:
+    """Import Lava's message infrastructure even if the multiprocessing start method is set.
+
+    Lava calls ``multiprocessing.set_start_method('fork')`` without ``force`` when that module
+    is first imported, which fails once anything in the process (tqdm's lock, for one) has
+    fixed the start method. Lava needs 'fork'; let it set it."""
+    import multiprocessing as mp
+    name = "lava.magma.runtime.message_infrastructure.multiprocessing"
+    if name in sys.modules or mp.get_start_method(allow_none=True) is None:
+        importlib.import_module(name)
+        return
+    original = mp.set_start_method
+
+    def tolerant(method: str, force: bool = False) -> None:
+        if mp.get_start_method(allow_none=True) != method:
+            original(method, force=True)
+
+    mp.set_start_method = tolerant  # type: ignore[assignment]
+    try:
+        importlib.import_module(name)
+    finally:
+        mp.set_start_method = original  # type: ignore[assignment]
 
 
 def _dense_block(nxp: Any, optimize: Any, lay: Layer, edge: Edge, rec: list[Edge],
