@@ -2,9 +2,11 @@
 
     python -m neuromap.train                       # digitnet on digits, seed 0, both twins
     python -m neuromap.train --kind snn --epochs 5 --name quick --resume
+    python -m neuromap.train --model squeezenet_p --dataset cifar10 --data-dir data
 
 Writes runs/<name>/ (config.json, metrics.json, snn.pt, cnn.pt, checkpoint/ for --resume)
-and netx_models/<name>.net.
+and netx_models/<name>.net. Graph models (squeezenet, shufflenetv2, mnasnet, mixnet) train but are
+not exported: NetX export of graphs is issue #4 (a note says so).
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import numpy as np
 import torch
 
 import neuromap
+from neuromap.data.datasets import DATASETS, load_dataset
 from neuromap.data.digits import load_digits_split
 from neuromap.data.encode import rate_encode
 from neuromap.errors import NeuromapError, run_cli
@@ -35,10 +38,14 @@ from neuromap.models.checkpoint import (
     snn_output_counts,
 )
 
-DATASETS = ("digits",)
 TEST_FRACTION = 0.25
 PLANNED_DATASETS = ("nmnist", "mnist", "shd", "dvs_gesture")
 DEFAULT_MODEL_KWARGS: dict[str, Any] = {"channels": [8, 16], "hidden": 64, "weight_scale": 2.0}
+#: Per-model constructor arguments recorded in the run config (zoo models use their defaults).
+MODEL_KWARGS: dict[str, dict[str, Any]] = {"digitnet": DEFAULT_MODEL_KWARGS}
+#: Zoo SNNs get `depth + EXTRA_STEPS` time steps by default (the first output spike needs `depth`).
+EXTRA_STEPS = 12
+ENCODE_BATCH = 256
 #: SLAYER SpikeRate targets: the true class should fire on half the steps, the others rarely.
 TRUE_RATE, FALSE_RATE = 0.5, 0.05
 #: Config keys that must match for --resume to continue a checkpoint (epochs may grow).
@@ -82,9 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m neuromap.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="digitnet", help="registered model family (default: digitnet)")
     p.add_argument("--dataset", default="digits", help=f"dataset: {', '.join(DATASETS)} (default: digits)")
+    p.add_argument("--data-dir", default="data",
+                   help="folder holding cifar-10-batches-py/, cifar-100-python/ or tiny-imagenet-200/ (default: data)")
+    p.add_argument("--download", action="store_true", help="let torchvision download CIFAR into --data-dir (needs internet)")
     p.add_argument("--kind", default="both", choices=("snn", "cnn", "both"), help="which twin(s) to train (default: both)")
     p.add_argument("--epochs", type=_positive(int, "--epochs"), default=20, help="training epochs per twin (default: %(default)s)")
-    p.add_argument("--timesteps", type=_positive(int, "--timesteps"), default=16, help="SNN time steps per sample (default: %(default)s)")
+    p.add_argument("--timesteps", type=_positive(int, "--timesteps"), default=None,
+                   help="SNN time steps per sample (default: 16 for digitnet, SNN depth + 12 for zoo models)")
     p.add_argument("--batch-size", type=_positive(int, "--batch-size"), default=32, help="minibatch size (default: %(default)s)")
     p.add_argument("--lr", type=_positive(float, "--lr"), default=3e-3, help="Adam learning rate, cosine-decayed (default: %(default)s)")
     p.add_argument("--seed", type=_seed, default=0, help="seed for the split, init and shuffling (default: %(default)s)")
@@ -117,9 +128,9 @@ def _seed_everything(seed: int) -> None:
 
 
 def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> float:
-    from sklearn.metrics import f1_score
+    from neuromap.metrics.classification import macro_f1
 
-    return float(f1_score(y_true, y_pred, average="macro", labels=list(range(num_classes)), zero_division=0))
+    return macro_f1(y_true, y_pred, num_classes)
 
 
 class _Twin:
@@ -132,9 +143,9 @@ class _Twin:
             from neuromap.models.digitnet import import_slayer
 
             slayer = import_slayer()
-            t = int(config["timesteps"])
-            self.x_train = torch.from_numpy(rate_encode(data.x_train, data.max_level, t).astype(np.float32))
-            self.x_test_spikes = rate_encode(data.x_test, data.max_level, t)
+            self.timesteps, self.max_level = int(config["timesteps"]), int(data.max_level)
+            self.x_train = torch.from_numpy(data.x_train)  # levels; spikes are encoded per batch
+            self.x_test_levels = data.x_test
             self._loss = slayer.loss.SpikeRate(true_rate=TRUE_RATE, false_rate=FALSE_RATE, reduction="sum")
         else:
             self.x_train = torch.from_numpy(data.x_train.astype(np.float32) / data.max_level)
@@ -145,13 +156,28 @@ class _Twin:
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return self._loss(output, target)
 
+    def batch(self, idx: torch.Tensor) -> torch.Tensor:
+        """Model input for training rows `idx` (SNN: rate-coded spikes, encoded on the fly)."""
+        if self.kind == "snn":
+            levels = self.x_train[idx].numpy()
+            return torch.from_numpy(rate_encode(levels, self.max_level, self.timesteps).astype(np.float32))
+        return self.x_train[idx]
+
+    def test_counts(self, model: torch.nn.Module) -> np.ndarray:
+        """SNN output spike counts (N, classes) on the test set, encoded in chunks."""
+        out = [snn_output_counts(model, rate_encode(self.x_test_levels[i:i + ENCODE_BATCH], self.max_level,
+                                                    self.timesteps), batch_size=128)
+               for i in range(0, len(self.x_test_levels), ENCODE_BATCH)]
+        return np.concatenate(out, axis=0)
+
     def predict_test(self, model: torch.nn.Module) -> np.ndarray:
         """Test-set predictions; SNN: argmax of summed output spikes (ties -> lowest index)."""
         if self.kind == "snn":
-            return snn_output_counts(model, self.x_test_spikes, batch_size=128).argmax(axis=1)
+            return self.test_counts(model).argmax(axis=1)
         model.eval()
         with torch.no_grad():
-            return model(self.x_test).argmax(dim=1).numpy()
+            return np.concatenate([model(self.x_test[i:i + ENCODE_BATCH]).argmax(dim=1).numpy()
+                                   for i in range(0, len(self.x_test), ENCODE_BATCH)])
 
 
 def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, resume: bool,
@@ -196,7 +222,7 @@ def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, res
                   disable=not progress, file=sys.stderr, dynamic_ncols=True, mininterval=0.5) as bar:
             for start in range(0, n, bs):
                 idx = order[start:start + bs]
-                loss = twin.loss(model(twin.x_train[idx]), twin.y_train[idx])
+                loss = twin.loss(model(twin.batch(idx)), twin.y_train[idx])
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
@@ -217,7 +243,7 @@ def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, res
         "train_seconds": round(train_seconds, 2),
     }
     if kind == "snn":
-        counts = snn_output_counts(model, twin.x_test_spikes, batch_size=128)
+        counts = twin.test_counts(model)
         metrics["test_tie_fraction"] = float(((counts == counts.max(1, keepdims=True)).sum(1) > 1).mean())
         metrics["test_mean_output_spikes"] = float(counts.sum(1).mean())
     return model, metrics
@@ -262,18 +288,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise NeuromapError(f"--export {export_path} is a folder; pass a file path such as netx_models/{name}.net")
 
     kinds = ["snn", "cnn"] if args.kind == "both" else [args.kind]
-    model_kwargs = dict(DEFAULT_MODEL_KWARGS)
+    model_kwargs = dict(MODEL_KWARGS.get(args.model, {}))
+    # One intra-op thread: these ops are tiny, and on a shared 2-core VM a second OpenMP thread
+    # measured slower (busy-wait barriers stall when the other core is taken).
+    torch.set_num_threads(1)
+    if args.dataset == "digits":
+        data = load_digits_split(seed=args.seed, test_fraction=TEST_FRACTION)
+    else:
+        data = load_dataset(args.dataset, args.data_dir, seed=args.seed, test_fraction=TEST_FRACTION,
+                            download=args.download)
+    probe = create_model(args.model, kind="cnn", num_classes=data.num_classes, input_shape=data.input_shape,
+                         **model_kwargs)
+    if hasattr(probe, "depth"):
+        depth = int(probe.depth)
+        sequential = bool(probe.sequential)
+    else:
+        depth = sum(1 for spec in probe.topology if getattr(spec, "kind", "") != "flatten")
+        sequential = True
+    if args.timesteps is None:
+        args.timesteps = 16 if not hasattr(probe, "depth") else max(16, depth + EXTRA_STEPS)
+    do_export = "snn" in kinds and sequential
     if "snn" in kinds:
-        topology = getattr(create_model(args.model, kind="cnn", **model_kwargs), "topology", [])
-        depth = sum(1 for spec in topology if getattr(spec, "kind", "") != "flatten")
         if args.timesteps <= depth:
             raise NeuromapError(f"--timesteps {args.timesteps} is too short: the {depth}-layer SNN needs {depth} "
                                 f"steps before its first output spike; use --timesteps 16 or more")
 
-    # One intra-op thread: these ops are tiny, and on a shared 2-core VM a second OpenMP thread
-    # measured slower (busy-wait barriers stall when the other core is taken).
-    torch.set_num_threads(1)
-    data = load_digits_split(seed=args.seed, test_fraction=TEST_FRACTION)
     config: dict[str, Any] = {
         "name": name, "model": args.model, "dataset": args.dataset, "kind": args.kind,
         "epochs": args.epochs, "timesteps": args.timesteps, "batch_size": args.batch_size, "lr": args.lr,
@@ -282,7 +321,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                  "cnn": "cross_entropy"},
         "encoding": "rate", "max_level": data.max_level, "num_classes": data.num_classes,
         "input_shape": list(data.input_shape), "model_kwargs": model_kwargs,
-        "run_dir": str(run_dir), "export": str(export_path) if "snn" in kinds else None,
+        "run_dir": str(run_dir), "export": str(export_path) if do_export else None,
+        "data_dir": str(args.data_dir) if args.dataset != "digits" else None,
         "versions": _versions(), "argv": list(sys.argv[1:] if argv is None else argv),
     }
     try:
@@ -296,10 +336,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     models: dict[str, torch.nn.Module] = {}
     for kind in kinds:
         models[kind], metrics[kind] = _train_twin(kind, config, data, run_dir, resume, not args.no_progress)
-        if hasattr(models[kind], "topology"):
+        if hasattr(models[kind], "depth"):
+            config["topology"] = models[kind].topology
+        elif hasattr(models[kind], "topology"):
             config["topology"] = topology_to_dicts(models[kind].topology)
         save_checkpoint(run_dir, models[kind], config)
-    if "snn" in kinds:
+    if "snn" in kinds and not do_export:
+        print(f"note: {args.model} is a graph network (bypass/residual add, concat or shuffle); NetX export "
+              "and Lava deployment of graphs is issue #4, so no .net file was written", file=sys.stderr)
+    if do_export:
         models["snn"].export_hdf5(export_path, {
             "name": name, "model": args.model, "kind": "snn", "dataset": args.dataset,
             "num_classes": data.num_classes, "input_shape": list(data.input_shape),
@@ -318,7 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{kind}: test accuracy {m['test_accuracy']:.4f}  macro-F1 {m['test_macro_f1']:.4f}  "
               f"({m['epochs']} epochs, {m['train_seconds']:.1f} s)")
     print(f"run folder: {run_dir}")
-    if "snn" in kinds:
+    if do_export:
         print(f"netx model: {export_path}")
     print(f"wall time: {metrics['wall_seconds']:.1f} s")
     return 0

@@ -49,3 +49,7 @@ def create_model(
 
 # Register the built-in families (they import register_model from this module).
 from neuromap.models import digitnet as _digitnet  # noqa: E402,F401
+from neuromap.models import squeezenet as _squeezenet  # noqa: E402,F401
+from neuromap.models import shufflenet as _shufflenet  # noqa: E402,F401
+from neuromap.models import mnasnet as _mnasnet  # noqa: E402,F401
+from neuromap.models import mixnet as _mixnet  # noqa: E402,F401

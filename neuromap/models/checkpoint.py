@@ -67,9 +67,12 @@ def save_checkpoint(run_dir: str | Path, model: torch.nn.Module, config: Mapping
     The kind ("snn" or "cnn") is `config["kind"]` when given, else inferred from the model.
     """
     run_dir = Path(run_dir)
-    kind = str(config.get("kind", "snn" if hasattr(model, "blocks") else "cnn"))
+    inferred = getattr(model, "kind", None)
+    if inferred not in ("snn", "cnn"):
+        inferred = "snn" if hasattr(model, "blocks") else "cnn"
+    kind = str(config.get("kind", inferred))
     if kind not in ("snn", "cnn"):
-        kind = "snn" if hasattr(model, "blocks") else "cnn"
+        kind = str(inferred)
     path = atomic_torch_save(run_dir / f"{kind}.pt", model.state_dict())
     atomic_write_json(run_dir / CONFIG_FILE, dict(config))
     return path

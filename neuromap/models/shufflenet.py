@@ -1,0 +1,55 @@
+"""ShuffleNetV2, compact CIFAR variant: channel split, two branches, concat, channel shuffle.
+
+stem 3x3 conv 3->24 (stride 1 for 32 x 32 and smaller inputs, 2 for 64 x 64), three stages of
+ShuffleUnits (out 48 / 96 / 192, 2 / 4 / 2 units, the first of each with stride 2), a 1x1 conv to
+256, a 1x1 conv classifier and a global average pool (the SNN's is a dense readout, see
+blocks.GlobalPoolHead). Concat, split and shuffle are channel routing (a graph: trains now, NetX
+export is issue #4).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import torch
+
+from neuromap.errors import NeuromapError
+from neuromap.models import register_model
+from neuromap.models.blocks import ConvUnit, GlobalPoolHead, ShuffleUnit, TwinNet
+
+STAGES: tuple[tuple[int, int], ...] = ((48, 2), (96, 4), (192, 2))
+STEM, HEAD = 24, 256
+
+
+def _stem_stride(input_shape: Sequence[int]) -> int:
+    return 2 if min(input_shape[1:]) >= 64 else 1
+
+
+@register_model("shufflenetv2")
+def shufflenetv2(kind: str = "snn", num_classes: int = 10, input_shape: tuple[int, ...] = (3, 32, 32),
+                 stages: Sequence[Sequence[int]] = STAGES, stem: int = STEM, head: int = HEAD,
+                 neuron_params: Mapping[str, Any] | None = None, weight_scale: float = 2.0) -> TwinNet:
+    """Build the ShuffleNetV2 `kind` twin."""
+    kw: dict[str, Any] = {"weight_scale": weight_scale}
+    if neuron_params is not None:
+        kw["neuron_params"] = neuron_params
+    h, w = int(input_shape[1]), int(input_shape[2])
+    units: list[torch.nn.Module] = []
+
+    def add(u: torch.nn.Module) -> None:
+        nonlocal h, w
+        units.append(u)
+        h, w = u.out_hw(h, w)
+        if h < 1 or w < 1:
+            raise NeuromapError(f"input {tuple(input_shape)} is too small for shufflenetv2")
+
+    add(ConvUnit(kind, int(input_shape[0]), stem, 3, stride=_stem_stride(input_shape), **kw))
+    c = stem
+    for out, reps in stages:
+        for i in range(int(reps)):
+            add(ShuffleUnit(kind, c, int(out), 2 if i == 0 else 1, **kw))
+            c = int(out)
+    add(ConvUnit(kind, c, head, 1, **kw))
+    add(ConvUnit(kind, head, num_classes, 1, bias=True, norm=False, act=False, **kw))
+    units.append(GlobalPoolHead(kind, num_classes, (h, w), kw.get("neuron_params")))
+    return TwinNet("shufflenetv2", kind, units, input_shape, num_classes,
+                   {"stages": [list(s) for s in stages], "stem": stem, "head": head, "final_hw": [h, w]})
