@@ -1,0 +1,388 @@
+"""Benchmark SNN and CNN twins: accuracy, macro-F1, parameters, operations and 45 nm energy.
+
+    python -m neuromap.bench                                   # the five zoo families on digits
+    python -m neuromap.bench --models digitnet,squeezenet_p --dataset digits --epochs 5
+
+For each model it trains both twins with `neuromap.train` into <runs>/bench_<model>_<dataset>/, or
+loads that run when its config matches, then measures on the test set and writes
+<out>/<dataset>/table.md, table.csv, accuracy_vs_energy.png and results.json (per-layer detail).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+import neuromap
+from neuromap.errors import NeuromapError, run_cli
+
+#: The paper's five families; `python -m neuromap.bench` with no --models runs these.
+DEFAULT_MODELS = ("squeezenet", "squeezenet_p", "shufflenetv2", "mnasnet", "mixnet")
+#: Epochs per twin for the default run: all five families on digits fit in 30 minutes on 2 CPU cores.
+DEFAULT_EPOCHS = 2
+PRESET_NAMES = ("fp32", "int8")
+CSV_FIELDS = ("model", "twin", "accuracy", "macro_f1", "params", "macs", "acs", "spikes_per_inference",
+              "energy_fp32_mj", "energy_int8_mj", "test_samples", "timesteps", "epochs", "train_seconds", "run_dir")
+
+#: Kabir et al. 2026 (arXiv 2602.09717), CIFAR-10: their numbers, not ours.
+#: (family, CNN acc, SNN acc, SNN F1, SNN AC, SNN MAC, SNN params, CNN mJ, SNN mJ)
+PAPER_CIFAR10 = (
+    ("ShuffleNetV2", 0.70, 0.40, 0.40, "93k", "894k", "911.0k", 0.010, 0.0042),
+    ("MnasNet", 0.83, 0.78, 0.77, "3.43M", "12.13M", "151.8k", 0.113, 0.0589),
+    ("MixNet", 0.82, 0.73, 0.73, "523k", "507k", "84.9k", 0.047, 0.0028),
+    ("SqueezeNet", 0.81, 0.75, 0.74, "16.61M", "4.47M", "736.5k", 0.252, 0.0355),
+    ("SqueezeNet-P", 0.82, 0.81, 0.81, "11.20M", "4.23M", "599.1k", 0.168, 0.0295),
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise NeuromapError(f"{message} (see `python -m neuromap.bench --help`)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m neuromap.bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", nargs="+", default=None,
+                   help=f"model names, space- or comma-separated (default: {' '.join(DEFAULT_MODELS)})")
+    p.add_argument("--dataset", default="digits", help="digits | cifar10 | cifar100 | tinyimagenet (default: digits)")
+    p.add_argument("--data-dir", default="data", help="dataset folder for CIFAR / TinyImageNet (default: data)")
+    p.add_argument("--epochs", type=_positive_int, default=DEFAULT_EPOCHS,
+                   help="training epochs per twin (default: %(default)s, sized for the 30-minute digits run)")
+    p.add_argument("--timesteps", type=_positive_int, default=None,
+                   help="SNN time steps (default: neuromap.train's per-model default)")
+    p.add_argument("--seed", type=int, default=0, help="seed of split, init and shuffling (default: 0)")
+    p.add_argument("--test-samples", type=_positive_int, default=None,
+                   help="measure on the first N test samples only (default: the whole test set)")
+    p.add_argument("--runs", default="runs", help="runs root; each model trains into <runs>/bench_<model>_<dataset>/")
+    p.add_argument("--out", default="benchmarks/results", help="results root; files go to <out>/<dataset>/")
+    p.add_argument("--retrain", action="store_true", help="train even when a matching run exists")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    return p
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {"python": platform.python_version(), "neuromap": neuromap.__version__, "torch": torch.__version__,
+           "numpy": np.__version__}
+    for dist in ("lava-dl", "lava-nc", "matplotlib", "scikit-learn"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "unknown"
+    return out
+
+
+def _parse_models(raw: Sequence[str] | None) -> list[str]:
+    from neuromap.models import list_models
+
+    names = list(DEFAULT_MODELS) if not raw else [n.strip() for item in raw for n in item.split(",") if n.strip()]
+    if not names:
+        raise NeuromapError("--models is empty; name at least one registered model")
+    known = list_models()
+    for n in names:
+        if n not in known:
+            raise NeuromapError(f"unknown model {n!r}; known models: {', '.join(known)}")
+    return list(dict.fromkeys(names))
+
+
+# --------------------------------------------------------------- training --
+
+
+def _run_matches(run_dir: Path, want: dict[str, Any]) -> bool:
+    """Whether run_dir holds both trained twins with the config `want` asks for."""
+    cfg_path = run_dir / "config.json"
+    if not all((run_dir / f).is_file() for f in ("config.json", "metrics.json", "snn.pt", "cnn.pt")):
+        return False
+    try:
+        cfg = json.loads(cfg_path.read_text())
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+    except ValueError:
+        return False
+    if cfg.get("kind") != "both" or not {"snn", "cnn"} <= set(metrics):
+        return False
+    if "timesteps" not in want and "--timesteps" in cfg.get("argv", []):
+        return False  # trained with explicit time steps; the default was asked for
+    return all(cfg.get(k) == v for k, v in want.items())
+
+
+def _train_or_load(model: str, args: argparse.Namespace, log: Callable[[str], None]) -> tuple[Path, bool]:
+    """Train both twins of `model` unless a matching run exists; returns (run folder, trained?)."""
+    from neuromap import train
+
+    name = f"bench_{model}_{args.dataset}"
+    run_dir = (Path(args.runs) / name).resolve()
+    want: dict[str, Any] = {"model": model, "dataset": args.dataset, "epochs": args.epochs, "seed": args.seed}
+    if args.timesteps is not None:
+        want["timesteps"] = args.timesteps
+    if not args.retrain and _run_matches(run_dir, want):
+        log(f"{model}: loading {run_dir} (same model, dataset, epochs, seed)")
+        return run_dir, False
+    log(f"{model}: training both twins for {args.epochs} epoch(s) into {run_dir}")
+    argv = ["--model", model, "--dataset", args.dataset, "--data-dir", str(args.data_dir), "--kind", "both",
+            "--epochs", str(args.epochs), "--seed", str(args.seed), "--name", name, "--out", str(Path(args.runs)),
+            "--export", str(run_dir / "snn.net")]
+    if args.timesteps is not None:
+        argv += ["--timesteps", str(args.timesteps)]
+    if args.no_progress:
+        argv.append("--no-progress")
+    stdout = io.StringIO()
+    try:
+        from contextlib import redirect_stdout
+
+        with redirect_stdout(stdout):
+            code = train.main(argv)
+    finally:
+        torch.set_num_threads(1)
+    if code != 0:
+        raise NeuromapError(f"training {model} failed (exit {code}); run `python -m neuromap.train "
+                            f"{' '.join(argv)}` to see why")
+    return run_dir, True
+
+
+# ------------------------------------------------------------- measuring --
+
+
+def _load_twins(run_dir: Path) -> tuple[dict[str, Any], torch.nn.Module, torch.nn.Module]:
+    from neuromap.models.checkpoint import build_from_config, load_config, load_snn_from_run, safe_torch_load
+
+    snn, config = load_snn_from_run(run_dir)
+    cnn = build_from_config(load_config(run_dir), "cnn")
+    try:
+        cnn.load_state_dict(safe_torch_load(run_dir / "cnn.pt"))
+    except (RuntimeError, TypeError) as exc:
+        raise NeuromapError(f"{run_dir}/cnn.pt does not match its config.json ({exc}); rerun with --retrain") from None
+    cnn.eval()
+    return config, snn, cnn
+
+
+def measure_run(run_dir: Path, data: Any, test_samples: int | None, batch_size: int = 64) -> list[dict[str, Any]]:
+    """Rows (one per twin) of accuracy, F1, parameters, operations and energy of a trained run."""
+    from neuromap.data.encode import rate_encode
+    from neuromap.metrics import (SynapseRecorder, count_macs, count_params, energy_mj, macro_f1,
+                                  top1_accuracy)
+    from neuromap.models.checkpoint import snn_output_counts
+
+    config, snn, cnn = _load_twins(run_dir)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    n = len(data.y_test) if test_samples is None else min(int(test_samples), len(data.y_test))
+    x, y = data.x_test[:n], data.y_test[:n]
+    classes = int(config["num_classes"])
+    timesteps = int(config["timesteps"])
+    common = {"model": config["model"], "test_samples": n, "epochs": int(config["epochs"]), "run_dir": str(run_dir)}
+
+    # CNN twin: all its MACs at E_MAC.
+    with torch.no_grad():
+        pred_cnn = np.concatenate([cnn(torch.from_numpy(x[i:i + batch_size].astype(np.float32) / data.max_level))
+                                   .argmax(dim=1).numpy() for i in range(0, n, batch_size)])
+    macs = count_macs(cnn, tuple(config["input_shape"]))
+    cnn_row = {**common, "twin": "CNN", "accuracy": top1_accuracy(y, pred_cnn), "macro_f1": macro_f1(y, pred_cnn, classes),
+               "params": count_params(cnn), "macs": float(macs["total"]), "acs": 0.0, "spikes_per_inference": None,
+               "timesteps": None, "train_seconds": metrics.get("cnn", {}).get("train_seconds"),
+               "layers": macs["layers"]}
+    for p in PRESET_NAMES:
+        cnn_row[f"energy_{p}_mj"] = energy_mj(macs["total"], 0.0, p)
+
+    # SNN twin: measured synaptic operations on the same samples, in the same pass as the predictions.
+    counts = []
+    with SynapseRecorder(snn) as rec:
+        for i in range(0, n, batch_size):
+            spikes = rate_encode(x[i:i + batch_size], data.max_level, timesteps)
+            counts.append(snn_output_counts(snn, spikes, batch_size=batch_size))
+    ops = rec.result()
+    pred_snn = np.concatenate(counts).argmax(axis=1)
+    snn_row = {**common, "twin": "SNN", "accuracy": top1_accuracy(y, pred_snn), "macro_f1": macro_f1(y, pred_snn, classes),
+               "params": count_params(snn), "macs": ops.macs, "acs": ops.acs, "spikes_per_inference": ops.input_events,
+               "timesteps": timesteps, "train_seconds": metrics.get("snn", {}).get("train_seconds"),
+               "layers": ops.to_dict()["layers"]}
+    for p in PRESET_NAMES:
+        snn_row[f"energy_{p}_mj"] = ops.energy_mj(p)
+    return [snn_row, cnn_row]
+
+
+# ---------------------------------------------------------------- writing --
+
+
+def _si(value: float | None) -> str:
+    if value is None:
+        return "-"
+    v = float(value)
+    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= div:
+            return f"{v / div:.2f}{suffix}"
+    return f"{v:.0f}"
+
+
+def _energy(value: float) -> str:
+    return f"{value:.3g}" if value < 1e-3 else f"{value:.4f}"
+
+
+def render_markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    """table.md: our measured table, the CNN/SNN energy ratios, then the paper's CIFAR-10 rows."""
+    lines = [f"# Benchmark: {meta['dataset']}", "",
+             f"Generated by `{meta['command']}` on {meta['date']} ({meta['wall_seconds']:.0f} s).", "",
+             f"Test samples: {meta['test_samples']}; epochs per twin: {meta['epochs']}; seed: {meta['seed']}; "
+             f"SNN input: rate code over each model's time steps (column T). Energy per inference, 45 nm "
+             f"(Horowitz 2014): E_CNN = E_MAC x MACs; E_SNN = E_MAC x MACs(real-valued-input layers) + "
+             f"E_AC x ACs; fp32 MAC 4.6 / AC 0.9 pJ, int8 MAC 0.23 / AC 0.03 pJ. SNN ACs are measured "
+             f"spikes x fan-out on the test samples; see docs/metrics.md.", "",
+             "| model | twin | accuracy | macro-F1 | params | MACs | ACs | spikes/inf | T | energy fp32 (mJ) "
+             "| energy int8 (mJ) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['twin']} | {r['accuracy']:.4f} | {r['macro_f1']:.4f} | {_si(r['params'])} "
+                     f"| {_si(r['macs'])} | {_si(r['acs'])} | {_si(r['spikes_per_inference'])} "
+                     f"| {r['timesteps'] or '-'} | {_energy(r['energy_fp32_mj'])} | {_energy(r['energy_int8_mj'])} |")
+    lines += ["", "CNN / SNN energy (fp32), same formula for both twins:", ""]
+    by_model: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        by_model.setdefault(r["model"], {})[r["twin"]] = r
+    for model, twins in by_model.items():
+        if {"SNN", "CNN"} <= set(twins) and twins["SNN"]["energy_fp32_mj"] > 0:
+            ratio = twins["CNN"]["energy_fp32_mj"] / twins["SNN"]["energy_fp32_mj"]
+            lines.append(f"- {model}: {ratio:.2f}x (CNN {_energy(twins['CNN']['energy_fp32_mj'])} mJ, "
+                         f"SNN {_energy(twins['SNN']['energy_fp32_mj'])} mJ; accuracy CNN "
+                         f"{twins['CNN']['accuracy']:.4f}, SNN {twins['SNN']['accuracy']:.4f})")
+    lines += ["", "## Reference: the paper's CIFAR-10 numbers (not measured here)", "",
+              "Kabir et al., arXiv 2602.09717 (2026), CIFAR-10, 32 x 32; copied from the paper, for comparison only.",
+              "", "| family | CNN acc | SNN acc | SNN F1 | SNN AC | SNN MAC | SNN params | CNN energy (mJ) "
+              "| SNN energy (mJ) |", "|---|---|---|---|---|---|---|---|---|"]
+    for fam, cacc, sacc, sf1, ac, mac, par, ce, se in PAPER_CIFAR10:
+        lines.append(f"| {fam} | {cacc:.2f} | {sacc:.2f} | {sf1:.2f} | {ac} | {mac} | {par} | {ce:.3f} | {se:.4f} |")
+    lines += ["", "## Configuration", "", "```json", json.dumps({k: meta[k] for k in sorted(meta)}, indent=2), "```", ""]
+    return "\n".join(lines)
+
+
+def render_csv(rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(CSV_FIELDS), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in CSV_FIELDS})
+    return buf.getvalue()
+
+
+def render_plot(rows: list[dict[str, Any]], dataset: str) -> bytes:
+    """Accuracy vs fp32 energy (log x), SNN and CNN twins joined by a line; paper points on CIFAR-10."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    by_model: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        by_model.setdefault(r["model"], {})[r["twin"]] = r
+    for i, (model, twins) in enumerate(by_model.items()):
+        color = f"C{i % 10}"
+        pts = [(twins[t]["energy_fp32_mj"], twins[t]["accuracy"], t) for t in ("SNN", "CNN") if t in twins]
+        if len(pts) == 2:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], color=color, lw=0.8, alpha=0.6)
+        for e, a, t in pts:
+            ax.scatter([e], [a], color=color, marker="o" if t == "SNN" else "s", s=40, zorder=3,
+                       label=model if t == pts[0][2] else None)
+    if dataset == "cifar10":
+        for fam, cacc, sacc, _f1, _ac, _mac, _p, ce, se in PAPER_CIFAR10:
+            ax.scatter([se, ce], [sacc, cacc], color="grey", marker="x", s=25)
+            ax.annotate(f"paper {fam}", (se, sacc), textcoords="offset points", xytext=(4, -8), fontsize=6, color="grey")
+    ax.set_xscale("log")
+    ax.margins(x=0.2, y=0.08)
+    ax.set_xlabel("energy per inference, fp32 45 nm (mJ)")
+    ax.set_ylabel("top-1 accuracy")
+    ax.set_title(f"{dataset}: accuracy vs energy (o SNN, s CNN)")
+    ax.grid(True, which="both", lw=0.3)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def write_results(out_dir: Path, rows: list[dict[str, Any]], meta: dict[str, Any]) -> dict[str, Path]:
+    """Write table.md, table.csv, accuracy_vs_energy.png and results.json atomically."""
+    from neuromap.models.checkpoint import atomic_write_bytes, atomic_write_json
+
+    paths = {"md": out_dir / "table.md", "csv": out_dir / "table.csv", "png": out_dir / "accuracy_vs_energy.png",
+             "json": out_dir / "results.json"}
+    atomic_write_bytes(paths["png"], render_plot(rows, meta["dataset"]))
+    atomic_write_bytes(paths["csv"], render_csv(rows).encode())
+    atomic_write_json(paths["json"], {"meta": meta, "rows": rows})
+    atomic_write_bytes(paths["md"], render_markdown(rows, meta).encode())
+    return paths
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `python -m neuromap.bench`; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    from tqdm import tqdm
+
+    from neuromap.data.datasets import DATASETS, load_dataset
+
+    if args.dataset not in DATASETS:
+        raise NeuromapError(f"unknown dataset {args.dataset!r}; available datasets: {', '.join(DATASETS)}")
+    models = _parse_models(args.models)
+    out_dir = Path(args.out) / args.dataset
+    wall0 = time.perf_counter()
+    torch.set_num_threads(1)  # tiny ops on a shared 2-core machine: one thread is faster (see docs/results.md)
+    data = load_dataset(args.dataset, args.data_dir, seed=args.seed)
+    rows: list[dict[str, Any]] = []
+    runs: dict[str, Any] = {}
+    with tqdm(total=2 * len(models), desc="bench", unit="step", disable=args.no_progress, file=sys.stderr,
+              dynamic_ncols=True) as bar:
+        for model in models:
+            bar.set_postfix_str(f"{model}: train/load")
+            run_dir, trained = _train_or_load(model, args, bar.write)
+            bar.update(1)
+            bar.set_postfix_str(f"{model}: measure")
+            cfg = json.loads((run_dir / "config.json").read_text())
+            if int(cfg.get("seed", args.seed)) != args.seed or cfg.get("dataset") != args.dataset:
+                raise NeuromapError(f"{run_dir} holds another seed or dataset; rerun with --retrain")
+            rows += measure_run(run_dir, data, args.test_samples)
+            runs[model] = {"run_dir": str(run_dir), "trained_now": trained, "timesteps": cfg.get("timesteps"),
+                           "train_config": {k: cfg.get(k) for k in ("epochs", "batch_size", "lr", "seed", "timesteps",
+                                                                    "encoding", "loss", "model_kwargs")},
+                           "train_versions": cfg.get("versions")}
+            bar.update(1)
+    from neuromap.metrics import PRESETS
+
+    given = list(sys.argv[1:] if argv is None else argv)
+    meta = {"dataset": args.dataset, "models": models, "epochs": args.epochs, "seed": args.seed,
+            "test_samples": rows[0]["test_samples"] if rows else 0, "timesteps_option": args.timesteps,
+            "command": " ".join(["python -m neuromap.bench", *given]),
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "wall_seconds": round(time.perf_counter() - wall0, 1), "threads": torch.get_num_threads(),
+            "versions": _versions(), "runs": runs,
+            "presets": {p: {"mac_pj": v.mac_pj, "ac_pj": v.ac_pj, "source": v.source}
+                        for p, v in PRESETS.items()}}
+    paths = write_results(out_dir, rows, meta)
+    for r in rows:
+        print(f"{r['model']:>14} {r['twin']}: acc {r['accuracy']:.4f}  F1 {r['macro_f1']:.4f}  params {_si(r['params'])}  "
+              f"MACs {_si(r['macs'])}  ACs {_si(r['acs'])}  E fp32 {_energy(r['energy_fp32_mj'])} mJ")
+    print(f"wrote {paths['md']}, {paths['csv']}, {paths['png']}")
+    print(f"wall time: {meta['wall_seconds']:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))
