@@ -21,7 +21,7 @@ from .cost import account, estimate_cost
 from .errors import NeuromapError, run_cli
 from .graph import NetworkGraph
 from .hw.profile import available_profiles, load_profile
-from .mapper import map_layerwise
+from .mapper import STRATEGIES, map_network
 from .netx.load import load_netx
 from .report import build_report, summary_of, write_json_atomic, write_report
 
@@ -59,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, help="time steps per sample for a static input")
     parser.add_argument("--profile", default="loihi2",
                         help=f"hardware profile: {', '.join(available_profiles())} or a YAML path")
+    parser.add_argument("--strategy", choices=STRATEGIES, default="layerwise",
+                        help="mapper: layerwise (Intel-style tiles, default) or graph (traffic-aware)")
     parser.add_argument("--seed", type=int, default=0, help="seed for random input spikes")
     parser.add_argument("--out", type=Path, default=Path("hw_reports"), help="reports folder")
     parser.add_argument("--summary-json", type=Path, help="also write the summary here")
@@ -71,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     model = args.model or newest_model(args.models_dir)
     report = deploy(model, profile=args.profile, samples=args.samples, input_path=args.input,
-                    steps=args.steps, seed=args.seed, progress=not args.quiet)
+                    steps=args.steps, seed=args.seed, progress=not args.quiet, strategy=args.strategy)
     folder = write_report(report, args.out / report["name"])
     if args.summary_json:
         write_json_atomic(args.summary_json, summary_of(report))
@@ -80,14 +82,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def deploy(model: Path, profile: str = "loihi2", samples: int = 20, input_path: Path | None = None,
-           steps: int | None = None, seed: int = 0, progress: bool = False) -> dict[str, Any]:
+           steps: int | None = None, seed: int = 0, progress: bool = False,
+           strategy: str = "layerwise") -> dict[str, Any]:
     """Load, map, simulate in Lava, account and cost one model; returns the report dict."""
     from .sim.lava import simulate_lava
 
     graph = load_netx(model)
     prof = load_profile(profile)
     t0 = time.perf_counter()
-    mapping = map_layerwise(graph, prof)
+    mapping = map_network(graph, prof, strategy).mapping
     map_s = time.perf_counter() - t0
     inputs = choose_inputs(graph, samples, input_path, steps, seed)
     if inputs.description.startswith("random"):

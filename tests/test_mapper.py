@@ -8,16 +8,28 @@ import pytest
 
 from neuromap.errors import NeuromapError
 from neuromap.hw.profile import load_profile
-from neuromap.mapper import map_layerwise, validate
+from neuromap.mapper import map_layerwise, map_network, validate
 from neuromap.netx.load import load_netx
 
 from conftest import lava_dl_net
+
+UNBOUNDED = dict(memory_words=1 << 40, max_input_axons=1 << 40, max_output_routes=1 << 40)
+
+
+def _neurons_only(limit, **kw):
+    """loihi2 with only a neuron budget (memory, axons and routes unbounded)."""
+    return replace(load_profile("loihi2"), max_neurons={"default": limit}, **{**UNBOUNDED, **kw})
 
 
 def test_profiles_load_with_cited_numbers():
     l2 = load_profile("loihi2")
     assert l2.neuron_limit("CUBA") == 4096 and l2.energy_pj["synop"] == 23.6
-    assert load_profile("loihi1").neuron_limit("CUBA") == 1024
+    assert (l2.memory_words, l2.state_words("LOIHI"), l2.entry_bits, l2.conv_weight_sharing) == (12000, 3, 20, True)
+    assert l2.boards == {"oheo_gulch": 1, "kapoho_point": 8, "hala_point": 1152}
+    l1 = load_profile("loihi1")
+    assert l1.neuron_limit("CUBA") == 1024
+    assert (l1.memory_words, l1.max_input_axons, l1.max_output_routes, l1.conv_weight_sharing) == \
+        (16384, 4096, 4096, False)
     assert l2.barrier_time_ns(1) == 113 and l2.barrier_time_ns(32) == 465
 
 
@@ -33,7 +45,7 @@ def test_unknown_and_malformed_profile(tmp_path):
 @pytest.mark.parametrize("limit", [100, 256, 1000])
 def test_layerwise_respects_neuron_limit(limit):
     g = load_netx(lava_dl_net("mnist.net"))  # 784, 512, 512, 10 CUBA neurons
-    prof = replace(load_profile("loihi2"), max_neurons={"default": limit})
+    prof = _neurons_only(limit)
     m = map_layerwise(g, prof)
     expected = sum(-(-lay.size // limit) for lay in g.layers)
     assert m.num_cores == expected
@@ -46,7 +58,7 @@ def test_layerwise_respects_neuron_limit(limit):
 
 def test_validator_catches_overfull_core():
     g = load_netx(lava_dl_net("mnist.net"))
-    prof = replace(load_profile("loihi2"), max_neurons={"default": 512})
+    prof = _neurons_only(512)
     m = map_layerwise(g, prof)
     tight = replace(prof, max_neurons={"default": 400})
     with pytest.raises(NeuromapError, match=r"over the loihi2 limit of 400 per core"):
@@ -55,10 +67,103 @@ def test_validator_catches_overfull_core():
 
 def test_cores_fill_chips_in_order():
     g = load_netx(lava_dl_net("mnist.net"))
-    prof = replace(load_profile("loihi2"), max_neurons={"default": 4}, cores_per_chip=120)
+    prof = replace(_neurons_only(4), cores_per_chip=120)
     m = map_layerwise(g, prof)
     assert m.num_cores == 196 + 128 + 128 + 3
     assert m.num_chips == 4
     assert m.cores[120].chip == 1 and (m.cores[120].tile_x, m.cores[120].tile_y) == (0, 0)
     # snake order: the 9th tile sits above the 8th
     assert (m.cores[32].tile_x, m.cores[32].tile_y) == (7, 1)
+
+
+# ------------------------------------------------------------------ PilotNet vs Intel's compiler
+
+INTEL_PILOTNET = {  # layer: (tile width along x, cores), ../shared/reference/hardware.md
+    "input0": (16, 13), "conv1": (4, 25), "conv2": (4, 13), "conv3": (8, 3), "conv4": (8, 3),
+    "conv5": (16, 2), "dense7": (8, 12), "dense8": (50, 1), "dense9": (10, 1), "dense10": (1, 1)}
+
+
+@pytest.fixture(scope="module")
+def pilotnet():
+    return load_netx(lava_dl_net("gts/pilotnet_lif/network.net"))
+
+
+@pytest.fixture(scope="module")
+def pilotnet_maps(pilotnet):
+    prof = load_profile("loihi2")
+    return {s: map_network(pilotnet, prof, s) for s in ("layerwise", "graph")}
+
+
+def test_pilotnet_layerwise_reproduces_intel(pilotnet_maps):
+    res = pilotnet_maps["layerwise"]
+    rows = {r["name"]: r for r in res.summary()["per_layer"]}
+    for name, (width, cores) in INTEL_PILOTNET.items():
+        assert abs(rows[name]["cores"] - cores) <= 1, name
+    assert abs(res.n_cores - 74) <= 3
+    # what we actually get: Intel's table exactly, tile for tile
+    assert [rows[n]["cores"] for n in INTEL_PILOTNET] == [c for _, c in INTEL_PILOTNET.values()]
+    assert [rows[n]["tile"] for n in ("input0", "conv1", "conv2", "conv3", "conv4", "conv5")] == [
+        [16, 66, 3], [4, 32, 24], [4, 15, 36], [8, 7, 48], [8, 4, 64], [16, 2, 64]]
+    assert rows["dense7"]["neurons_per_core"] == 9 and res.n_cores == 74
+
+
+def test_pilotnet_binding_budgets(pilotnet):
+    """conv4 and conv5 would fit the 4,096-neuron register at Intel's next tile size; the memory
+    pool is what stops them (3 words per neuron plus the 8-bit shared kernel)."""
+    from neuromap.mapper.resources import tile_usage
+    from neuromap.mapper.units import Tiling
+    prof = load_profile("loihi2")
+    conv4 = tile_usage(pilotnet, "conv4", Tiling.regular("conv4", (22, 4, 64), (16, 4, 64)), prof)
+    assert conv4["neurons"][0] == 4096 and conv4["memory"][0] == 4096 * 3 + 64 * 9 * 48 * 8 // 64
+    conv5 = tile_usage(pilotnet, "conv5", Tiling.regular("conv5", (20, 2, 64), (20, 2, 64)), prof)
+    assert conv5["memory"][0] == 2560 * 3 + 64 * 9 * 64 // 8 == 12288 > 12000
+    fits = tile_usage(pilotnet, "conv5", Tiling.regular("conv5", (20, 2, 64), (16, 2, 64)), prof)
+    assert fits["memory"].max() == 2048 * 3 + 4608 and fits["axons"].max() == 18 * 4 * 64
+    d10 = tile_usage(pilotnet, "dense7", Tiling.balanced("dense7", (1, 1, 100), (1, 1, 10)), prof)
+    assert d10["memory"][0] == 10 * 3 + 2560 * (1 + 4)       # 10 neurons: 200 bits -> 4 words
+    d12 = tile_usage(pilotnet, "dense7", Tiling.balanced("dense7", (1, 1, 100), (1, 1, 12)), prof)
+    assert d12["memory"].max() == 9 * 3 + 2560 * (1 + 3)
+
+
+def test_pilotnet_graph_is_valid_and_better(pilotnet, pilotnet_maps):
+    lw, gr = pilotnet_maps["layerwise"], pilotnet_maps["graph"]
+    validate(pilotnet, gr.mapping, load_profile("loihi2"))   # map_network validated too
+    assert gr.n_cores <= lw.n_cores
+    assert gr.traffic.messages <= 0.7 * lw.traffic.messages
+    assert gr.hops.total <= 0.7 * lw.hops.total
+    assert lw.traffic.messages == 200041                      # uniform activity, counted exactly
+    assert gr.usage.fits(load_profile("loihi2")).all()
+
+
+def test_mapping_is_deterministic(pilotnet, pilotnet_maps):
+    again = map_network(pilotnet, load_profile("loihi2"), "graph")
+    assert np.array_equal(again.core_of_unit, pilotnet_maps["graph"].core_of_unit)
+    assert again.traffic.messages == pilotnet_maps["graph"].traffic.messages
+
+
+def test_unknown_strategy(pilotnet):
+    with pytest.raises(NeuromapError, match="unknown strategy 'metis'"):
+        map_network(pilotnet, load_profile("loihi2"), "metis")
+
+
+
+def test_gilbert_curve_walks_the_chip_mesh():
+    from neuromap.mapper.placement import chip_slots, gilbert
+    cells = gilbert(8, 4)
+    assert sorted(cells) == [(x, y) for x in range(8) for y in range(4)]
+    assert cells[0] == (0, 0) and cells[-1] == (7, 0)      # west edge to east edge: chips chain
+    assert all(abs(a[0] - b[0]) + abs(a[1] - b[1]) == 1 for a, b in zip(cells, cells[1:]))
+    slots = chip_slots(load_profile("loihi2"))
+    assert len(slots) == 120 and len({tuple(s) for s in slots}) == 30   # 4 cores on each of 30 tiles
+
+
+def test_traffic_placement_beats_the_snake():
+    import scipy.sparse as sp
+    from neuromap.mapper.metrics import hop_traffic
+    from neuromap.mapper.placement import place_traffic
+    prof = load_profile("loihi2")
+    n = 40                                  # a chain of cores: core i talks to core i + 1
+    pairs = sp.csr_matrix((np.ones(n - 1), (np.arange(n - 1), np.arange(1, n))), shape=(n, n))
+    chip, tx, ty = place_traffic(pairs, prof, order=np.random.default_rng(0).permutation(n))
+    # cores 4 to a tile: a chain of 40 needs at least 9 tile-to-tile hops; the curve achieves it
+    assert hop_traffic(pairs, chip, tx, ty, 8).total == 9

@@ -1,7 +1,7 @@
 """Load a hardware profile YAML into a typed, validated object."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -26,9 +26,28 @@ class HardwareProfile:
     barrier_ns: Mapping[int, float]
     static_power_w_per_chip: float
     source: str
+    # per-core memory and routing budgets (docs/mapping.md); defaults leave them unbounded
+    memory_words: int = 1 << 62
+    neuron_state_words: Mapping[str, float] = field(default_factory=lambda: {"default": 0})
+    weight_bits: int = 8
+    index_bits: int = 12
+    list_header_words: int = 1
+    conv_weight_sharing: bool = True
+    max_input_axons: int = 1 << 62
+    max_output_routes: int = 1 << 62
+    boards: Mapping[str, int] = field(default_factory=dict)
 
     def neuron_limit(self, neuron_type: str) -> int:
         return int(self.max_neurons.get(neuron_type, self.max_neurons["default"]))
+
+    def state_words(self, neuron_type: str) -> float:
+        """Words of the per-core memory pool one neuron of this type takes."""
+        return float(self.neuron_state_words.get(neuron_type, self.neuron_state_words["default"]))
+
+    @property
+    def entry_bits(self) -> int:
+        """Bits of one dense / sparse synapse entry: weight plus target neuron index."""
+        return self.weight_bits + self.index_bits
 
     def barrier_time_ns(self, tiles: int) -> float:
         """Barrier sync time for ``tiles`` tiles, linear between the published points."""
@@ -39,6 +58,27 @@ class HardwareProfile:
             if tiles <= t1:
                 return float(v0 + (v1 - v0) * (tiles - t0) / (t1 - t0))
         return float(pts[-1][1])
+
+
+def _resources(core: Mapping[str, Any], raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The optional per-core budgets of a profile (absent ones stay unbounded)."""
+    out: dict[str, Any] = {}
+    if "memory_words" in core:
+        out["memory_words"] = int(core["memory_words"])
+    if "neuron_state_words" in core:
+        out["neuron_state_words"] = {str(k): float(v) for k, v in core["neuron_state_words"].items()}
+    syn = core.get("synapse") or {}
+    for key in ("weight_bits", "index_bits", "list_header_words"):
+        if key in syn:
+            out[key] = int(syn[key])
+    if "conv_weight_sharing" in syn:
+        out["conv_weight_sharing"] = bool(syn["conv_weight_sharing"])
+    for key in ("max_input_axons", "max_output_routes"):
+        if key in core:
+            out[key] = int(core[key])
+    if raw.get("boards"):
+        out["boards"] = {str(k): int(v) for k, v in raw["boards"].items()}
+    return out
 
 
 def available_profiles() -> list[str]:
@@ -67,12 +107,17 @@ def load_profile(name_or_path: str | Path) -> HardwareProfile:
             barrier_ns={int(k): float(v) for k, v in raw["barrier_ns"].items()},
             static_power_w_per_chip=float(raw["static_power_w_per_chip"]),
             source=str(path),
+            **_resources(core, raw),
         )
     except (yaml.YAMLError, KeyError, TypeError, ValueError, IndexError) as exc:
         raise NeuromapError(f"hardware profile {path} is malformed ({exc.__class__.__name__}: "
                             f"{exc}); compare it with {PROFILE_DIR / 'loihi2.yaml'}") from None
     if "default" not in prof.max_neurons or min(prof.max_neurons.values()) <= 0:
         raise NeuromapError(f"hardware profile {path}: core.max_neurons needs a positive 'default'")
+    if "default" not in prof.neuron_state_words or min(
+            [prof.memory_words, prof.weight_bits, prof.max_input_axons, prof.max_output_routes]) <= 0:
+        raise NeuromapError(f"hardware profile {path}: core budgets must be positive and "
+                            f"core.neuron_state_words needs a 'default'")
     if prof.cores_per_chip > prof.cores_per_tile * prof.mesh_tiles[0] * prof.mesh_tiles[1]:
         raise NeuromapError(f"hardware profile {path}: cores_per_chip exceeds the tile mesh")
     return prof

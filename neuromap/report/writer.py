@@ -29,7 +29,7 @@ def build_report(graph: NetworkGraph, mapping: Mapping, events: CoreEvents, cost
             "name": lay.name, "kind": lay.kind, "shape": list(lay.shape), "neurons": lay.size,
             "neuron_type": lay.neuron.type if lay.neuron else None, "on_chip": lay.on_chip,
             "cores": len(cores),
-            "neurons_per_core": max((c.neurons for c in cores), default=0),
+            "neurons_per_core": int(mapping.layer_neurons_per_core(lay.name).max(initial=0)),
             "synapses_in": sum(synapse_count(graph, e) for e in graph.in_edges(lay.name)
                                if e.kind != "average"),
             "spikes_per_inference": events.layer_spikes.get(lay.name, 0) * per,

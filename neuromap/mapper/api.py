@@ -1,0 +1,193 @@
+"""One entry point for every strategy: ``map_network(graph, profile, strategy)``.
+
+Returns a MapResult: the Mapping (neuron -> core, core -> chip and tile), the units and their
+assignment, exact per-core resource use, and the spike traffic with its hop cost, all counted per
+unit and class (never per synapse), so the same code runs from 1e4 to 1e8 neurons."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import NeuromapError
+from ..graph import NetworkGraph
+from ..hw.profile import HardwareProfile
+from .layerwise import layerwise_tilings
+from .mapping import Core, Mapping, place_linear, validate as validate_mapping
+from .metrics import Hops, Traffic, hop_traffic, unit_traffic
+from .partition import partition_units, refine_tilings
+from .placement import place_traffic
+from .resources import Usage, unit_core_usage
+from .units import Tiling, UnitGraph, build_unit_graph
+
+STRATEGIES = ("layerwise", "graph")
+
+
+@dataclass
+class MapResult:
+    graph: NetworkGraph
+    profile: HardwareProfile
+    strategy: str
+    tilings: dict[str, Tiling]
+    units: UnitGraph
+    core_of_unit: np.ndarray
+    n_cores: int
+    chip: np.ndarray
+    tile_x: np.ndarray
+    tile_y: np.ndarray
+    usage: Usage
+    traffic: Traffic                 # uniform activity: every neuron spikes once
+    hops: Hops
+    seconds: float
+    spike_traffic: Traffic | None = None
+    spike_hops: Hops | None = None
+    mapping: Mapping | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def chips(self) -> int:
+        return int(self.chip.max()) + 1 if self.n_cores else 0
+
+    def per_layer(self) -> list[dict[str, Any]]:
+        rows = []
+        for name in self.units.layers:
+            lay = self.graph.layer(name)
+            units = self.units.units_of(name)
+            cores = self.core_of_unit[units]
+            n = self.tilings[name].unit_neurons()
+            per_core = np.bincount(cores, n, self.n_cores)
+            used = np.unique(cores)
+            rows.append({"name": name, "shape": list(lay.shape), "neurons": lay.size,
+                         "tile": list(self.tilings[name].max_tile), "units": len(units),
+                         "cores": int(len(used)), "neurons_per_core": int(per_core[used].max())})
+        return rows
+
+    def summary(self) -> dict[str, Any]:
+        u = self.usage
+        out: dict[str, Any] = {
+            "name": self.graph.name, "profile": self.profile.name, "strategy": self.strategy,
+            "neurons": int(self.graph.num_neurons), "cores": int(self.n_cores), "chips": self.chips,
+            "tiles": int(len({(int(c), int(x), int(y)) for c, x, y in zip(self.chip, self.tile_x, self.tile_y)})),
+            "units": int(self.units.n_units),
+            "inter_core_messages": float(self.traffic.messages),
+            "hop_weighted_traffic": float(self.hops.total),
+            "hops_east_west": float(self.hops.east_west),
+            "hops_north_south": float(self.hops.north_south),
+            "chip_crossings": float(self.hops.chip_crossings),
+            "mapping_seconds": float(self.seconds),
+            "max_use": {"neurons": float(u.neuron_use.max(initial=0)),
+                        "memory_words": float(u.memory.max(initial=0)),
+                        "input_axons": float(u.axons.max(initial=0)),
+                        "output_routes": float(u.routes.max(initial=0))},
+            "limits": {"memory_words": self.profile.memory_words,
+                       "input_axons": self.profile.max_input_axons,
+                       "output_routes": self.profile.max_output_routes},
+            "per_layer": self.per_layer(),
+            "timings": self.timings,
+        }
+        if self.spike_traffic is not None and self.spike_hops is not None:
+            out["activity_inter_core_messages"] = float(self.spike_traffic.messages)
+            out["activity_hop_weighted_traffic"] = float(self.spike_hops.total)
+        return out
+
+
+def activity_counts(graph: NetworkGraph, activity: Any) -> dict[str, np.ndarray]:
+    """Spike count per neuron and layer from an Activity or a {layer: array} mapping
+    (``(neurons,)`` counts, or ``(samples, steps, neurons)`` events)."""
+    events = getattr(activity, "events", activity)
+    out = {}
+    for lay in graph.layers:
+        if lay.name not in events:
+            continue
+        a = np.asarray(events[lay.name])
+        counts = (a != 0).sum(axis=tuple(range(a.ndim - 1))) if a.ndim > 1 else a
+        if counts.shape != (lay.size,):
+            raise NeuromapError(f"activity for layer {lay.name} has {counts.shape[0]} neurons, the "
+                                f"layer has {lay.size}; record the activity of this model")
+        out[lay.name] = counts.astype(np.float64)
+    return out
+
+
+def map_network(graph: NetworkGraph, profile: HardwareProfile, strategy: str = "layerwise",
+                activity: Any = None, *, validate: bool = True, materialize: bool = True,
+                unit_factor: int | None = None, seed: int = 0) -> MapResult:
+    """Map ``graph`` onto ``profile``'s cores with ``strategy`` ('layerwise' or 'graph').
+
+    ``unit_factor``: the graph mapper cuts each layer-wise tile into about this many units
+    (default: 8 up to 256 layer-wise cores, 4 above, which halves the partitioning time of large
+    networks for some of the traffic gain; docs/mapping.md)."""
+    if strategy not in STRATEGIES:
+        raise NeuromapError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    counts = activity_counts(graph, activity) if activity is not None else None
+    lw = layerwise_tilings(graph, profile)
+    timings["tiling"] = time.perf_counter() - t0
+    if strategy == "layerwise":
+        tilings = lw
+        ug = build_unit_graph(graph, tilings, counts)
+        cou = np.arange(ug.n_units)
+        n_cores = ug.n_units
+        timings["units"] = time.perf_counter() - t0 - timings["tiling"]
+        pos = np.array([place_linear(i, profile) for i in range(n_cores)], np.int64).reshape(-1, 3)
+        chip, tx, ty = pos[:, 0], pos[:, 1], pos[:, 2]
+        traffic = unit_traffic(ug, cou, n_cores)
+    else:
+        lw_cores = sum(t.n_units for t in lw.values())
+        factor = unit_factor if unit_factor is not None else (8 if lw_cores <= 256 else 4)
+        timings["unit_factor"] = factor
+        tilings = refine_tilings(graph, lw, factor)
+        ug = build_unit_graph(graph, tilings, counts)
+        t1 = time.perf_counter()
+        timings["units"] = t1 - t0 - timings["tiling"]
+        for fill in (0.97, 0.9, 0.8):       # leave more room when repairs cost extra cores
+            cou, n_cores = partition_units(ug, lw, profile, max_cores=lw_cores,
+                                           weighted=counts is not None, seed=seed, fill=fill)
+            if n_cores <= lw_cores:
+                break
+        timings["fill"] = fill
+        if n_cores > lw_cores:              # never more cores than layer-wise: keep its tiles
+            tilings = lw
+            ug = build_unit_graph(graph, tilings, counts)
+            cou, n_cores = np.arange(ug.n_units), ug.n_units
+            timings["fallback_to_layerwise_tiles"] = 1.0
+        t2 = time.perf_counter()
+        timings["partition"] = t2 - t1
+        traffic = unit_traffic(ug, cou, n_cores)
+        steer = unit_traffic(ug, cou, n_cores, weighted=True) if counts is not None else traffic
+        chip, tx, ty = place_traffic(steer.pairs, profile, order=np.arange(n_cores))
+        timings["placement"] = time.perf_counter() - t2
+    usage = unit_core_usage(ug, cou, n_cores, profile, traffic.routes)
+    hops = hop_traffic(traffic.pairs, chip, tx, ty, profile.mesh_tiles[0])
+    res = MapResult(graph, profile, strategy, tilings, ug, cou, n_cores, chip, tx, ty, usage, traffic,
+                    hops, 0.0, timings=timings)
+    if counts is not None:
+        res.spike_traffic = unit_traffic(ug, cou, n_cores, weighted=True)
+        res.spike_hops = hop_traffic(res.spike_traffic.pairs, chip, tx, ty, profile.mesh_tiles[0])
+    if materialize:
+        res.mapping = to_mapping(res)
+    res.seconds = time.perf_counter() - t0
+    bad = usage.violations(profile)
+    if bad:
+        raise NeuromapError(f"{strategy} mapping breaks a budget ({bad[0]}); this is a bug")
+    if validate and res.mapping is not None:
+        tv = time.perf_counter()
+        validate_mapping(graph, res.mapping, profile)
+        timings["validate"] = time.perf_counter() - tv
+    return res
+
+
+def to_mapping(res: MapResult) -> Mapping:
+    ug = res.units
+    assignment = {name: res.tilings[name].expand(res.core_of_unit[ug.units_of(name)])
+                  for name in ug.layers}
+    neurons = np.bincount(res.core_of_unit, ug.unit_neurons, res.n_cores).astype(np.int64)
+    names: list[list[str]] = [[] for _ in range(res.n_cores)]
+    for name in ug.layers:
+        for c in np.unique(res.core_of_unit[ug.units_of(name)]):
+            names[c].append(name)
+    cores = tuple(Core(i, int(res.chip[i]), int(res.tile_x[i]), int(res.tile_y[i]), "+".join(names[i]),
+                       int(neurons[i])) for i in range(res.n_cores))
+    return Mapping(res.profile.name, res.strategy, cores, assignment)
