@@ -29,9 +29,30 @@ NETS = ["gts/pilotnet_lif/network.net", "gts/pilotnet_sdnn/network.net",
         "gts/pilotnet_sdnn/square_network.net", "gts/ntidigits/ntidigits.net", "mnist.net", "tiny.net"]
 
 
+def zoo_networks():
+    """The model zoo's SNNs (CIFAR-sized input, untrained weights: mapping needs only shapes) that
+    NetX can hold; the others (branches, concat, shuffle) are reported as skipped."""
+    import tempfile
+    from neuromap.errors import NeuromapError
+    from neuromap.models import create_model, list_models
+    from neuromap.netx.export import export_netx
+    folder = Path(tempfile.mkdtemp(prefix="zoo_"))
+    for name in list_models():
+        if name == "digitnet":
+            continue
+        try:
+            model = create_model(name, kind="snn", num_classes=10, input_shape=(3, 32, 32))
+            path = export_netx(model, folder / f"{name}.net", {})
+        except NeuromapError as exc:
+            print(f"zoo {name}: skipped ({str(exc).split(';')[0]})")
+            continue
+        yield f"zoo {name} (3x32x32)", load_netx(path)
+
+
 def networks():
     for rel in NETS:
         yield rel, load_netx(SHIPPED / rel)
+    yield from zoo_networks()
     for n in (1e5, 1e6):
         g = conv_stack(n)
         yield f"synthetic {g.name} ({g.num_neurons:,} neurons)", g

@@ -139,7 +139,8 @@ def partition_units(ug: UnitGraph, lw: dict[str, Tiling], profile: HardwareProfi
     blocks adjacent: the placement lays them along the mesh curve in that order) and core count."""
     vw = vertex_weights(ug, lw, profile)
     ptr, idx, ew = hyperedges(ug, weighted)
-    k = max(1, min(max_cores, math.ceil(vw.sum() / SCALE / fill)))
+    # cores: the total weight, and at least one per unit heavier than half a core (no two share)
+    k = max(1, min(max_cores, max(math.ceil(vw.sum() / SCALE / fill), int((vw > SCALE // 2).sum()))))
     out = np.zeros(ug.n_units, np.int64)
     _recurse(np.arange(ug.n_units), ptr, idx, ew, k, 0, out, vw, seed, branch, fill)
     cou, n_cores = _compact(out)
