@@ -13,7 +13,6 @@ import argparse
 import csv
 import io
 import json
-import platform
 import sys
 import time
 from datetime import datetime, timezone
@@ -25,6 +24,7 @@ import torch
 
 import neuromap
 from neuromap.errors import NeuromapError, run_cli
+from neuromap.provenance import versions as _versions
 
 #: The paper's five families; `python -m neuromap.bench` with no --models runs these.
 DEFAULT_MODELS = ("squeezenet", "squeezenet_p", "shufflenetv2", "mnasnet", "mixnet")
@@ -78,19 +78,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retrain", action="store_true", help="train even when a matching run exists")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     return p
-
-
-def _versions() -> dict[str, str]:
-    from importlib import metadata
-
-    out = {"python": platform.python_version(), "neuromap": neuromap.__version__, "torch": torch.__version__,
-           "numpy": np.__version__}
-    for dist in ("lava-dl", "lava-nc", "matplotlib", "scikit-learn"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[dist] = "unknown"
-    return out
 
 
 def _parse_models(raw: Sequence[str] | None) -> list[str]:

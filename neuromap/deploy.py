@@ -7,7 +7,6 @@ arguments, picks inputs and writes files."""
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
 from dataclasses import dataclass
@@ -16,7 +15,6 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import __version__
 from .cost import account, estimate_cost
 from .errors import NeuromapError, run_cli
 from .graph import NetworkGraph
@@ -24,6 +22,7 @@ from .hw.profile import available_profiles, load_profile
 from .mapper import STRATEGIES, map_network
 from .netx.load import load_netx
 from .report import build_report, summary_of, write_json_atomic, write_report
+from .provenance import versions
 
 INPUT_HELP = """\
 --input X.npy layout (NumPy .npy, no pickles): the input layer's shape in NetX order
@@ -198,17 +197,6 @@ def newest_model(folder: Path) -> Path:
         raise NeuromapError(f"no .net model in {folder}/; run `python -m neuromap.train` first "
                             f"or pass --model PATH.net")
     return nets[-1]
-
-
-def versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-    out = {"python": platform.python_version(), "neuromap": __version__}
-    for pkg in ("lava-nc", "lava-dl", "numpy", "torch", "h5py"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            pass
-    return out
 
 
 def format_summary(r: dict[str, Any], folder: Path) -> str:

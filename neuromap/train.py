@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import random
 import re
 import sys
@@ -30,6 +29,7 @@ from neuromap.data.encode import rate_encode
 from neuromap.errors import NeuromapError, run_cli
 from neuromap.models import create_model, list_models
 from neuromap.models.digitnet import topology_to_dicts
+from neuromap.provenance import versions as _versions
 from neuromap.models.checkpoint import (
     atomic_torch_save,
     atomic_write_json,
@@ -106,19 +106,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue from <out>/<name>/checkpoint/ when its config matches")
     p.add_argument("--no-progress", action="store_true", help="hide the per-epoch progress bars")
     return p
-
-
-def _versions() -> dict[str, str]:
-    from importlib import metadata as importlib_metadata
-
-    out = {"python": platform.python_version(), "neuromap": neuromap.__version__,
-           "torch": torch.__version__, "numpy": np.__version__}
-    for dist in ("lava-dl", "lava-nc"):
-        try:
-            out[dist] = importlib_metadata.version(dist)
-        except importlib_metadata.PackageNotFoundError:
-            out[dist] = "unknown"
-    return out
 
 
 def _seed_everything(seed: int) -> None:

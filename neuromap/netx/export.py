@@ -11,23 +11,10 @@ import numpy as np
 import torch
 
 from neuromap.errors import NeuromapError
+from neuromap.provenance import versions as _versions
 
 METADATA_GROUP = "neuromap"
 METADATA_ATTR = "metadata"
-
-
-def _versions() -> dict[str, str]:
-    from importlib import metadata as importlib_metadata
-
-    import neuromap
-
-    out = {"neuromap": neuromap.__version__, "torch": torch.__version__}
-    for dist in ("lava-dl", "lava-nc"):
-        try:
-            out[dist] = importlib_metadata.version(dist)
-        except importlib_metadata.PackageNotFoundError:
-            out[dist] = "unknown"
-    return out
 
 
 def _write_input_layer(group: h5py.Group, input_shape: tuple[int, ...]) -> None:
