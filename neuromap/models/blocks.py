@@ -25,16 +25,9 @@ import torch
 import torch.nn.functional as F
 
 from neuromap.errors import NeuromapError
-
-#: CUBA-LIF parameters in SLAYER units (as digitnet; fixed decays, no neuron norm: see docs/models.md).
-DEFAULT_NEURON_PARAMS: dict[str, Any] = {
-    "threshold": 1.25,
-    "current_decay": 0.25,
-    "voltage_decay": 0.03,
-    "tau_grad": 0.03,
-    "scale_grad": 3,
-    "requires_grad": False,
-}
+# CUBA-LIF parameters in SLAYER units, shared with digitnet (fixed decays, no neuron norm:
+# see docs/models.md).
+from neuromap.models.digitnet import DEFAULT_NEURON_PARAMS
 
 KINDS = ("snn", "cnn")
 
