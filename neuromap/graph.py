@@ -68,7 +68,10 @@ class Edge:
     """Synapses from ``src`` to ``dst`` (``src == dst`` for a recurrent dense edge).
 
     ``delay`` is the NetX per-synapse delay array in ``weight``'s shape, or None
-    (no extra delay beyond the one step every Lava synapse adds)."""
+    (no extra delay beyond the one step every Lava synapse adds). ``lag`` is a whole-edge
+    delay in steps: every spike on the edge waits ``lag`` steps before its synapse (an
+    axonal delay on a skip path, so that paths of different depth meet on the same step);
+    a layer's pipeline depth counts it. The synapse's own step comes on top of both."""
 
     src: str
     dst: str
@@ -79,6 +82,7 @@ class Edge:
     dilation: tuple[int, int] = (1, 1)
     groups: int = 1
     delay: np.ndarray | None = None
+    lag: int = 0
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@
     python -m neuromap.train --model squeezenet_p --dataset cifar10 --data-dir data
 
 Writes runs/<name>/ (config.json, metrics.json, snn.pt, cnn.pt, checkpoint/ for --resume)
-and netx_models/<name>.net. Graph models (squeezenet, shufflenetv2, mnasnet, mixnet) train but are
-not exported: NetX export of graphs is issue #4 (a note says so).
+and netx_models/<name>.net. Graph models (squeezenet, shufflenetv2, mnasnet, mixnet) are written in
+the NetX graph extension (docs/netx-graph-format.md); `neuromap.deploy` runs them in Lava.
 """
 from __future__ import annotations
 
@@ -288,13 +288,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                          **model_kwargs)
     if hasattr(probe, "depth"):
         depth = int(probe.depth)
-        sequential = bool(probe.sequential)
     else:
         depth = sum(1 for spec in probe.topology if getattr(spec, "kind", "") != "flatten")
-        sequential = True
     if args.timesteps is None:
         args.timesteps = 16 if not hasattr(probe, "depth") else max(16, depth + EXTRA_STEPS)
-    do_export = "snn" in kinds and sequential
+    do_export = "snn" in kinds
     if "snn" in kinds:
         if args.timesteps <= depth:
             raise NeuromapError(f"--timesteps {args.timesteps} is too short: the {depth}-layer SNN needs {depth} "
@@ -328,9 +326,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif hasattr(models[kind], "topology"):
             config["topology"] = topology_to_dicts(models[kind].topology)
         save_checkpoint(run_dir, models[kind], config)
-    if "snn" in kinds and not do_export:
-        print(f"note: {args.model} is a graph network (bypass/residual add, concat or shuffle); NetX export "
-              "and Lava deployment of graphs is issue #4, so no .net file was written", file=sys.stderr)
     if do_export:
         models["snn"].export_hdf5(export_path, {
             "name": name, "model": args.model, "kind": "snn", "dataset": args.dataset,

@@ -106,8 +106,8 @@ def test_train_cli_on_tiny_cifar_and_missing_data(tmp_path: Path, capsys: pytest
     assert code == 2 and err[-1].startswith("error: cifar100 not found") and "cifar-100-python" in err[-1]
 
 
-def test_train_cli_graph_model_skips_export_with_a_note(tmp_path: Path, capsys: pytest.CaptureFixture,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_train_cli_exports_a_graph_model(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
     from neuromap.data.digits import DigitsSplit, load_digits_split
 
     full = load_digits_split()
@@ -117,5 +117,8 @@ def test_train_cli_graph_model_skips_export_with_a_note(tmp_path: Path, capsys: 
     code = run_cli(train.main, ["--model", "shufflenetv2", "--kind", "snn", "--epochs", "1", "--timesteps", "30", "--no-progress",
                                 "--out", str(tmp_path / "runs"), "--name", "s", "--export", str(tmp_path / "s.net")])
     assert code == 0
-    assert "issue #4" in capsys.readouterr().err
-    assert not (tmp_path / "s.net").exists() and (tmp_path / "runs" / "s" / "snn.pt").is_file()
+    assert (tmp_path / "s.net").is_file() and (tmp_path / "runs" / "s" / "snn.pt").is_file()
+    from neuromap.netx.load import load_netx
+
+    graph = load_netx(tmp_path / "s.net")
+    assert any(len(graph.in_edges(lay.name)) > 1 for lay in graph.layers)  # a graph, with joins

@@ -99,10 +99,10 @@ def test_cnn_twins_at_cifar_and_tinyimagenet_sizes(name: str, shape: tuple, clas
         assert count_parameters(cnn) < 400_000  # the paper's size class
 
 
-def test_graph_models_refuse_export(tmp_path: Path) -> None:
-    snn = create_model("mnasnet", kind="snn", input_shape=(1, 8, 8))
-    with pytest.raises(NeuromapError, match="issue #4"):
-        snn.export_hdf5(tmp_path / "m.net")
+def test_cnn_twin_refuses_export(tmp_path: Path) -> None:
+    cnn = create_model("mnasnet", kind="cnn", input_shape=(1, 8, 8))
+    with pytest.raises(NeuromapError, match="only the SNN twin exports"):
+        cnn.export_hdf5(tmp_path / "m.net")
     assert not (tmp_path / "m.net").exists()
 
 

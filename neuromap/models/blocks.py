@@ -8,7 +8,7 @@ units below and wraps them in `TwinNet`; `kind` picks the lowering:
   block's own `quantize_8bit` pre-hook, `delay_shift=True` like Lava's one-step synapses) on spike
   tensors NCHWT.
 
-Graph parts are built so that issue #4 can export them: a residual add is a *sum of synaptic
+Graph parts are built so that they export exactly (neuromap.models.lower): a residual add is a *sum of synaptic
 currents into one neuron layer* (`Residual`: the last body conv's current plus the identity current
 of the shortcut, delayed by the body's extra depth so both arrive on the same step), and concat,
 split and channel shuffle are pure channel routing of spikes (`ShuffleUnit`). Layers whose output
@@ -430,34 +430,13 @@ class TwinNet(torch.nn.Module):
             return x.reshape(x.shape[0], -1, x.shape[-1])
         return x.flatten(1)
 
-    @property
-    def blocks(self) -> list[torch.nn.Module]:
-        """The SLAYER blocks in order (sequential SNNs only), as neuromap.netx.export expects."""
-        if self.kind != "snn":  # AttributeError keeps hasattr(model, "blocks") False for CNNs
-            raise AttributeError(f"{self.name}: the CNN twin has no SLAYER blocks; export the SNN (kind='snn')")
-        self.require_sequential()
-        out: list[torch.nn.Module] = []
-        for u in _flat_units(list(self.units)):
-            if isinstance(u, ConvUnit):
-                out.append(u.block)
-            else:
-                out.extend([u.flatten, u.dense])
-        return out
-
-    def require_sequential(self) -> None:
-        if not self.sequential:
-            raise NeuromapError(
-                f"model {self.name!r} is not sequential (bypass/residual add, concat, shuffle or pool); "
-                "NetX export and Lava deployment of graph networks is issue #4 - train it, or export a "
-                "sequential model such as squeezenet_p")
-
     def export_hdf5(self, path: Any, metadata: Mapping[str, Any] | None = None) -> Any:
-        """Write a sequential SNN as NetX HDF5 (neuromap.netx.export.export_netx); graphs raise NeuromapError."""
+        """Write the SNN as NetX HDF5 (neuromap.netx.export.export_netx): a chain in stock NetX layout,
+        a graph (residual adds, concat, shuffle) in the graph extension of docs/netx-graph-format.md."""
         from neuromap.netx.export import export_netx
 
         if self.kind != "snn":
             raise NeuromapError(f"{self.name}: only the SNN twin exports to NetX")
-        self.require_sequential()
         meta: dict[str, Any] = {"model": self.name, "kind": "snn", "num_classes": self.num_classes,
                                 "input_shape": list(self.input_shape)}
         meta.update(metadata or {})

@@ -17,7 +17,11 @@ import numpy as np
 from ..errors import NeuromapError
 from ..graph import Edge, Layer, NetworkGraph, Neuron, conv_output_shape
 
-SUPPORTED = ("input", "conv", "flatten", "dense", "dense_rec", "average")
+SUPPORTED = ("input", "conv", "flatten", "dense", "dense_rec", "average", "concat")
+#: Graph extension versions this loader reads (docs/netx-graph-format.md).
+GRAPH_VERSIONS = (1,)
+#: Longest edge lag accepted (a sanity bound against hostile files, far above any zoo model).
+MAX_LAG = 4096
 #: Refuse datasets larger than this many elements (a hostile file could declare terabytes).
 MAX_ELEMENTS = 200_000_000
 #: Neuron used by NetX for a dense layer without a neuron description (non-leaky integrator).
@@ -63,8 +67,10 @@ def _read(f: h5py.File, path: Path) -> NetworkGraph:
         except (ValueError, TypeError):
             raise NeuromapError(f"{path}: the 'neuromap' metadata is not valid JSON; re-export it")
 
+    names = _layer_names(f, len(keys), path)
     layers: list[Layer] = []
     edges: list[Edge] = []
+    by_index: dict[int, Layer] = {}
     flatten_next = False
     for i in range(len(keys)):
         cfg = group[str(i)]
@@ -75,7 +81,16 @@ def _read(f: h5py.File, path: Path) -> NetworkGraph:
         if kind not in SUPPORTED:
             raise NeuromapError(f"{where} is not supported (supported: {', '.join(SUPPORTED)}); "
                                 f"export the network without this layer type")
-        name = f"{kind}{i}"
+        name = names[i] or f"{kind}{i}"
+        where = f"{path}: layer {i} ({name})" if names[i] else where
+        if kind == "concat":
+            _graph_version(f, path)
+            lay, new_edges = _graph_layer(cfg, i, name, where, by_index, path)
+            layers.append(lay)
+            edges.extend(new_edges)
+            by_index[i] = lay
+            flatten_next = False
+            continue
         if kind == "input":
             if layers:
                 raise NeuromapError(f"{where}: an input layer must come first")
@@ -87,6 +102,7 @@ def _read(f: h5py.File, path: Path) -> NetworkGraph:
                                     transform=transform))
             else:
                 layers.append(Layer(name, "input", shape))
+            by_index[i] = layers[-1]
             continue
         if kind == "flatten":
             if not layers:
@@ -104,6 +120,7 @@ def _read(f: h5py.File, path: Path) -> NetworkGraph:
             flatten_next = False
             layers.append(lay)
             edges.extend(new_edges)
+            by_index[i] = lay
             continue
         else:  # average: host-side readout over equal groups of the previous layer
             if not layers:
@@ -119,6 +136,7 @@ def _read(f: h5py.File, path: Path) -> NetworkGraph:
             edge = Edge(src.name, name, "average", weight)
         layers.append(lay)
         edges.append(edge)
+        by_index[i] = lay
     if len(layers) < 2:
         raise NeuromapError(f"{path} holds no synaptic layer; nothing to map")
     return NetworkGraph(name=path.stem, layers=tuple(layers), edges=tuple(edges), meta=meta)
@@ -137,6 +155,18 @@ def _source(layers: list[Layer], cfg: h5py.Group, where: str, conv: bool) -> Lay
 
 
 def _conv(cfg: h5py.Group, src: Layer, name: str, where: str) -> tuple[Layer, Edge]:
+    edge = _conv_edge(cfg, src, name, where)
+    expected = conv_output_shape(src.shape, edge)
+    shape = _shape(cfg, where)
+    if tuple(shape) != expected:
+        raise NeuromapError(f"{where}: declared shape {shape} does not match the convolution "
+                            f"of {src.name} {src.shape}, which gives {expected}")
+    neuron = _neuron(cfg["neuron"], where) if "neuron" in cfg else Neuron(**_default_neuron())
+    lay = Layer(name, "conv", shape, neuron, _bias(cfg, shape, where))
+    return lay, edge
+
+
+def _conv_edge(cfg: h5py.Group, src: Layer, name: str, where: str, lag: int = 0) -> Edge:
     if len(src.shape) != 3:
         raise NeuromapError(f"{where}: a conv layer needs an (x, y, c) input but its input "
                             f"{src.name} has shape {src.shape}; add or fix the input shape")
@@ -152,23 +182,28 @@ def _conv(cfg: h5py.Group, src: Layer, name: str, where: str) -> tuple[Layer, Ed
                             f"{src.shape[2]} input channels from {src.name}")
     if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
         raise NeuromapError(f"{where}: stride/dilation must be >= 1 and padding >= 0")
-    edge = Edge(src.name, name, "conv", weight, stride, padding, dilation, groups)
-    expected = conv_output_shape(src.shape, edge)
-    shape = _shape(cfg, where)
-    if tuple(shape) != expected:
-        raise NeuromapError(f"{where}: declared shape {shape} does not match the convolution "
-                            f"of {src.name} {src.shape}, which gives {expected}")
-    neuron = _neuron(cfg["neuron"], where) if "neuron" in cfg else Neuron(**_default_neuron())
-    lay = Layer(name, "conv", shape, neuron, _bias(cfg, shape, where))
-    return lay, edge
+    return Edge(src.name, name, "conv", weight, stride, padding, dilation, groups, lag=lag)
 
 
 def _dense(cfg: h5py.Group, src: Layer, name: str, where: str, flatten: bool,
            recurrent: bool) -> tuple[Layer, list[Edge]]:
+    n_out = int(np.prod(_shape(cfg, where)))
+    neuron = _neuron(cfg["neuron"], where) if "neuron" in cfg else Neuron(**_default_neuron())
+    lay = Layer(name, "dense", (n_out,), neuron, _bias(cfg, (n_out,), where))
+    edges = [_dense_edge(cfg, src, name, where, flatten, n_out)]
+    if recurrent:
+        rec = _array(cfg, "weight_rec", where).reshape(n_out, -1)
+        if rec.shape != (n_out, n_out):
+            raise NeuromapError(f"{where}: recurrent weight {rec.shape} must be ({n_out}, {n_out})")
+        edges.append(Edge(name, name, "dense", rec))
+    return lay, edges
+
+
+def _dense_edge(cfg: h5py.Group, src: Layer, name: str, where: str, flatten: bool, n_out: int,
+                lag: int = 0) -> Edge:
     if "weight" not in cfg or isinstance(cfg["weight"], h5py.Group):
         raise NeuromapError(f"{where}: complex or missing weights are not supported")
     weight = _array(cfg, "weight", where)
-    n_out = int(np.prod(_shape(cfg, where)))
     if weight.ndim == 1:
         weight = weight.reshape(n_out, -1)
     weight = weight.reshape(weight.shape[0], -1)
@@ -185,15 +220,99 @@ def _dense(cfg: h5py.Group, src: Layer, name: str, where: str, flatten: bool,
         weight = weight[:, perm]
         if delay is not None:
             delay = delay[:, perm]
+    return Edge(src.name, name, "dense", weight, delay=delay, lag=lag)
+
+
+def _graph_layer(cfg: h5py.Group, i: int, name: str, where: str, by_index: dict[int, Layer],
+                 path: Path) -> tuple[Layer, list[Edge]]:
+    """A graph-extension layer: neurons plus an `inputs` group, one subgroup per incoming edge."""
+    kind = _string(cfg["layer"]) if "layer" in cfg else ""
+    if kind not in ("conv", "dense"):
+        raise NeuromapError(f"{where}: graph layer kind {kind!r} must be 'conv' or 'dense'; the file "
+                            f"is corrupt, re-export it")
+    shape = _shape(cfg, where)
+    if (kind == "conv") != (len(shape) == 3):
+        raise NeuromapError(f"{where}: a {kind} layer cannot have shape {shape}")
     neuron = _neuron(cfg["neuron"], where) if "neuron" in cfg else Neuron(**_default_neuron())
-    lay = Layer(name, "dense", (n_out,), neuron, _bias(cfg, (n_out,), where))
-    edges = [Edge(src.name, name, "dense", weight, delay=delay)]
-    if recurrent:
-        rec = _array(cfg, "weight_rec", where).reshape(n_out, -1)
-        if rec.shape != (n_out, n_out):
-            raise NeuromapError(f"{where}: recurrent weight {rec.shape} must be ({n_out}, {n_out})")
-        edges.append(Edge(name, name, "dense", rec))
+    lay = Layer(name, kind, shape, neuron, _bias(cfg, shape, where))
+    inputs = cfg.get("inputs")
+    if not isinstance(inputs, h5py.Group) or not len(inputs):
+        raise NeuromapError(f"{where}: a graph layer needs an 'inputs' group with at least one input")
+    keys = sorted(inputs.keys(), key=_int_key)
+    if keys != [str(k) for k in range(len(keys))]:
+        raise NeuromapError(f"{where}: inputs must be numbered 0..K-1, found {keys}")
+    edges: list[Edge] = []
+    for k in keys:
+        ig = inputs[k]
+        at = f"{where}, input {k}"
+        if not isinstance(ig, h5py.Group) or "source" not in ig or "type" not in ig:
+            raise NeuromapError(f"{at}: needs 'source' and 'type'; the file is corrupt")
+        s = int(_scalar(ig["source"]))
+        lag = int(_scalar(ig["lag"])) if "lag" in ig else 0
+        etype = _string(ig["type"])
+        if not 0 <= lag <= MAX_LAG:
+            raise NeuromapError(f"{at}: lag {lag} is outside 0..{MAX_LAG}")
+        if s == i:
+            if etype != "dense" or kind != "dense" or lag:
+                raise NeuromapError(f"{at}: layer {name} reads itself through a {etype} synapse with "
+                                    f"lag {lag}; only a dense layer may be recurrent, without lag")
+            rec = _array(ig, "weight", at).reshape(shape[0], -1)
+            if rec.shape != (shape[0], shape[0]):
+                raise NeuromapError(f"{at}: recurrent weight {rec.shape} must be {(shape[0], shape[0])}")
+            edges.append(Edge(name, name, "dense", rec))
+            continue
+        if s > i:
+            raise NeuromapError(f"{at}: layer {name} reads layer {s}, which comes after it (a cycle "
+                                f"or wrong order); list layers in topological order")
+        if s not in by_index:
+            raise NeuromapError(f"{at}: layer {name} reads layer {s}, which does not exist or is a "
+                                f"flatten; point 'source' at a neuron layer")
+        src = by_index[s]
+        if etype == "conv":
+            if kind != "conv":
+                raise NeuromapError(f"{at}: a conv input cannot feed dense layer {name}")
+            edge = _conv_edge(ig, src, name, at, lag)
+            got = conv_output_shape(src.shape, edge)
+            if got != shape:
+                others = ", ".join(e.src for e in edges if e.src != name) or "the layer"
+                raise NeuromapError(f"{where}: shape mismatch at the join: input from {src.name} gives "
+                                    f"{got} but {name} is {shape} (as for {others}); fix the synapse")
+        elif etype == "dense":
+            edge = _dense_edge(ig, src, name, at, len(src.shape) == 3, int(np.prod(shape)), lag)
+        else:
+            raise NeuromapError(f"{at}: input type {etype!r} must be 'conv' or 'dense'")
+        edges.append(edge)
+    if not any(e.src != name for e in edges):
+        raise NeuromapError(f"{where}: layer {name} has no input other than itself")
     return lay, edges
+
+
+def _graph_version(f: h5py.File, path: Path) -> None:
+    version = f.attrs.get("netx_graph_version")
+    if version is None:
+        raise NeuromapError(f"{path}: has graph layers but no 'netx_graph_version' attribute; "
+                            f"re-export it with neuromap")
+    if int(version) not in GRAPH_VERSIONS:
+        raise NeuromapError(f"{path}: graph format version {int(version)} is not supported (this "
+                            f"neuromap reads {GRAPH_VERSIONS}); upgrade neuromap or re-export")
+
+
+def _layer_names(f: h5py.File, count: int, path: Path) -> list[str]:
+    """Layer names stored by neuromap's writer, else '' each (the loader then names kind+index)."""
+    raw = f["neuromap"].attrs.get("layer_names") if "neuromap" in f else None
+    if raw is None:
+        return [""] * count
+    try:
+        names = json.loads(raw if isinstance(raw, str) else raw.decode())
+    except (ValueError, TypeError, AttributeError):
+        names = None
+    ok = (isinstance(names, list) and len(names) == count
+          and all(isinstance(n, str) and len(n) <= 200 for n in names))
+    used = [n for n in names if n] if ok else []
+    if not ok or len(set(used)) != len(used):
+        raise NeuromapError(f"{path}: the stored layer names are not {count} unique strings; "
+                            f"re-export the file")
+    return names
 
 
 def _expand_delay(delay: np.ndarray, wshape: tuple[int, int], where: str) -> np.ndarray:

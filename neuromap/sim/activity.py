@@ -28,11 +28,12 @@ class Activity:
 
 
 def depths(graph: NetworkGraph) -> dict[str, int]:
-    """Synaptic hops from the input layer to each layer (longest path; the pipeline lag
-    of that layer in Lava, where every synapse adds one step)."""
+    """Steps from the input layer to each layer along the longest path: one per synapse
+    (Lava's synapses each add one step) plus each edge's ``lag``. The pipeline lag of that
+    layer in Lava."""
     depth = {graph.input_layer.name: 0}
     for lay in graph.layers[1:]:
-        preds = [depth[e.src] for e in graph.in_edges(lay.name) if e.src != lay.name]
-        lag = 0 if lay.kind == "average" else 1
-        depth[lay.name] = max(preds) + lag
+        step = 0 if lay.kind == "average" else 1
+        depth[lay.name] = max(depth[e.src] + e.lag + step
+                              for e in graph.in_edges(lay.name) if e.src != lay.name)
     return depth

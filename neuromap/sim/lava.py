@@ -49,6 +49,7 @@ def simulate_lava(graph: NetworkGraph, inputs: np.ndarray, steps: int | None = N
         from lava.magma.core.run_configs import Loihi2SimCfg
         from lava.proc.io.sink import RingBuffer as Sink
         from lava.proc.io.source import RingBuffer as Source
+        _widen_conv_groups()
 
     inp = graph.input_layer
     static = inputs.ndim == len(inp.shape) + 1
@@ -82,7 +83,14 @@ def simulate_lava(graph: NetworkGraph, inputs: np.ndarray, steps: int | None = N
         return Network.get_neuron_params(cfg, input=is_input, reset_interval=reset_interval,
                                          reset_offset=(depth[lay.name] + 1) % T)
 
+    data = None
+    if not static:
+        data = np.zeros((inp.size, total), dtype=np.int32)
+        for k in range(n_samples):
+            data[:, k * T:(k + 1) * T] = _int(inputs[k]).reshape(inp.size, T)
+
     blocks: dict[str, Any] = {}
+    outs: dict[str, Any] = {}  # each layer's spike output port
     in_bits: dict[str, int] = {}
     for lay in graph.layers:
         if lay.kind == "input":
@@ -91,53 +99,57 @@ def simulate_lava(graph: NetworkGraph, inputs: np.ndarray, steps: int | None = N
                                 transform=dict(lay.transform or {}),
                                 bias=_int(inputs[0]) if static else None)
                 blocks[lay.name] = blk
+                outs[lay.name] = blk.out
                 in_bits[lay.name] = blk.output_message_bits
+                if data is not None:
+                    # NetX's Input block leaves its `inp` port unconnected (input goes through
+                    # the neuron's bias), so per-step input is fed straight into the neurons.
+                    target = blk.neuron.a_in
+                    Source(data=data.reshape(tuple(target.shape) + (total,))).s_out.connect(target)
             else:
+                # IR neuron order is C order over the shape, so the source's shape takes it as is
+                outs[lay.name] = Source(data=data.reshape(tuple(lay.shape) + (total,))).s_out
                 in_bits[lay.name] = 0 if _binary(inputs) else 24
             continue
         if lay.kind == "average":
             continue
         edges = [e for e in graph.in_edges(lay.name) if e.src != lay.name]
         rec = [e for e in graph.in_edges(lay.name) if e.src == lay.name]
-        if len(edges) != 1:
-            raise NeuromapError(f"layer {lay.name} has {len(edges)} inputs; the Lava backend "
-                                f"builds only chains so far")
-        edge = edges[0]
-        src = graph.layer(edge.src)
+        want = "conv" if lay.kind == "conv" else "dense"
+        primary = next((e for e in edges if e.kind == want), None)
+        if primary is None or any(e.kind not in ("conv", "dense") for e in edges):
+            raise NeuromapError(f"layer {lay.name}: the Lava backend needs a {want} input edge and "
+                                f"conv/dense edges only; fix the graph")
+        src = graph.layer(primary.src)
         bias = None if lay.bias is None else _int(lay.bias)
         common = dict(neuron_params=neuron_params(lay, False), input_message_bits=in_bits[src.name])
         if lay.kind == "conv":
-            blk = nxp.Conv(input_shape=src.shape, shape=lay.shape, weight=_int(edge.weight),
-                           stride=np.array(edge.stride), padding=np.array(edge.padding),
-                           dilation=np.array(edge.dilation), groups=edge.groups,
+            blk = nxp.Conv(input_shape=src.shape, shape=lay.shape, weight=_int(primary.weight),
+                           stride=np.array(primary.stride), padding=np.array(primary.padding),
+                           dilation=np.array(primary.dilation), groups=primary.groups,
                            **({"bias": bias} if bias is not None else {}), **common)
         else:
-            blk = _dense_block(nxp, optimize_weight_bits, lay, edge, rec, bias, common)
+            blk = _dense_block(nxp, optimize_weight_bits, lay, primary, rec, bias, common)
         blocks[lay.name] = blk
+        outs[lay.name] = blk.out
         in_bits[lay.name] = blk.output_message_bits
-        if src.name in blocks:
-            out = blocks[src.name].out
-            if len(src.shape) != len(lay.shape) or lay.kind == "dense":
-                out = out.flatten() if len(src.shape) > 1 else out
-            out.connect(blk.inp)
+        _connect(graph, outs, primary, blk.inp)
+        for edge in edges:
+            if edge is primary:
+                continue
+            syn = _synapse(graph, edge, in_bits[edge.src], optimize_weight_bits)
+            _connect(graph, outs, edge, syn.s_in)
+            port = syn.a_out
+            if tuple(port.shape) != tuple(blk.neuron.a_in.shape):
+                port = port.reshape(blk.neuron.a_in.shape)
+            port.connect(blk.neuron.a_in)  # in-ports add up what their connections send
 
-    first = next(e.dst for e in graph.edges if e.src == inp.name)
-    source = None
-    if not static:
-        # NetX's Input block leaves its `inp` port unconnected (input goes through the
-        # neuron's bias), so per-step input is fed straight into the input neurons.
-        target = blocks[inp.name].neuron.a_in if inp.name in blocks else blocks[first].inp
-        data = np.zeros((inp.size, total), dtype=np.int32)
-        for k in range(n_samples):
-            data[:, k * T:(k + 1) * T] = _int(inputs[k]).reshape(inp.size, T)
-        # IR neuron order is C order over the shape, so a flat target takes the same order
-        source = Source(data=data.reshape(tuple(target.shape) + (total,)))
-        source.s_out.connect(target)
     sinks = {name: Sink(shape=blk.out.shape, buffer=total) for name, blk in blocks.items()}
     for name, sink in sinks.items():
         blocks[name].out.connect(sink.a_in)
 
-    cfg = Loihi2SimCfg(select_tag="fixed_pt")
+    from .lava_procs import PySpikeDelayModel, SpikeDelay
+    cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map={SpikeDelay: PySpikeDelayModel})
     runner = next(iter(blocks.values()))
     raw: dict[str, np.ndarray] = {}
     try:
@@ -171,6 +183,15 @@ def simulate_lava(graph: NetworkGraph, inputs: np.ndarray, steps: int | None = N
     return Activity(events=events, steps=T)
 
 
+def _widen_conv_groups() -> None:
+    """Work around a Lava 0.10 bug: the Conv process model stores ``groups`` as int8, so a
+    grouped (depthwise) conv with 128 or more groups wraps to a negative count and computes
+    silently wrong currents. Widen that one field to int32 before anything is compiled."""
+    from lava.magma.core.model.py.type import LavaPyType
+    from lava.proc.conv import models as conv_models
+    conv_models.AbstractPyConvModel.groups = LavaPyType(np.ndarray, np.int32, precision=32)
+
+
 def ensure_lava_importable() -> None:
     """Import Lava's message infrastructure even if the multiprocessing start method is set.
 
@@ -193,6 +214,37 @@ def ensure_lava_importable() -> None:
         importlib.import_module(name)
     finally:
         mp.set_start_method = original  # type: ignore[assignment]
+
+
+def _connect(graph: NetworkGraph, outs: dict[str, Any], edge: Edge, target: Any) -> None:
+    """Source layer's spikes -> (lag steps of delay) -> `target` (a synapse's input port)."""
+    port = outs[edge.src]
+    src = graph.layer(edge.src)
+    if edge.kind == "dense" and len(src.shape) > 1:
+        port = port.flatten()  # the IR's dense columns are in the source's C order
+    if edge.lag:
+        from .lava_procs import SpikeDelay
+        delay = SpikeDelay(shape=tuple(port.shape), lag=int(edge.lag))
+        port.connect(delay.s_in)
+        port = delay.s_out
+    port.connect(target)
+
+
+def _synapse(graph: NetworkGraph, edge: Edge, message_bits: int, optimize: Any) -> Any:
+    """A standalone Lava synapse for an extra input edge of a layer (a residual or routed input)."""
+    from lava.proc.conv.process import Conv as ConvSynapse
+    from lava.proc.dense.process import DelayDense, Dense as DenseSynapse
+
+    src = graph.layer(edge.src)
+    if edge.kind == "conv":
+        return ConvSynapse(input_shape=src.shape, weight=_int(edge.weight), stride=np.array(edge.stride),
+                           padding=np.array(edge.padding), dilation=np.array(edge.dilation),
+                           groups=edge.groups, num_message_bits=message_bits)
+    w, bits, exp, _ = optimize(edge.weight)
+    if edge.delay is not None:
+        return DelayDense(weights=w, delays=edge.delay.astype(int), weight_exp=exp, max_delay=62,
+                          num_weight_bits=bits, num_message_bits=message_bits)
+    return DenseSynapse(weights=w, weight_exp=exp, num_weight_bits=bits, num_message_bits=message_bits)
 
 
 def _dense_block(nxp: Any, optimize: Any, lay: Layer, edge: Edge, rec: list[Edge],

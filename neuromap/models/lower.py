@@ -1,0 +1,284 @@
+"""Lower a SLAYER SNN (a zoo TwinNet or a sequential SpikingNet) to the NetworkGraph IR.
+
+Every SLAYER block becomes one IR layer, with the integer weights and neuron parameters its own
+``export_hdf5`` writes (read back through the NetX loader, so the translation is the one stock
+NetX uses). What has no neurons is folded into edges:
+
+* concat, split and channel shuffle are channel routing: a tensor is tracked as a list of
+  (source layer, channel, lag) per channel, and a consumer conv gets one edge per
+  (source layer, lag) with its weight columns gathered for that source;
+* a residual add is a second edge into the same neuron layer (identity 1x1 conv with the skip
+  weight), and the shortcut's delay becomes the edge's ``lag``;
+* Fire's expand 1x1 || 3x3 and MixNet's mixed kernels are already one conv.
+
+A grouped conv (depthwise) stays grouped when it reads one source layer in channel order; on a
+routed tensor (a shuffled concat) it is expanded to a plain conv with zero weights off the group
+diagonal, which is exact but stores more synapses (docs/netx-graph-format.md).
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import h5py
+import numpy as np
+import torch
+
+from neuromap.errors import NeuromapError
+from neuromap.graph import Edge, Layer, NetworkGraph, conv_output_shape
+
+#: SLAYER's weight scale (1 << 6): a float weight w is the integer mantissa w * 64 in NetX.
+WEIGHT_SCALE = 64
+_COUNTER = itertools.count()
+
+
+@dataclass(frozen=True)
+class Routed:
+    """A spike tensor as the IR sees it: spatial size and, per channel, where it comes from."""
+
+    hw: tuple[int, ...]  # (x, y) of a spatial tensor, () for a flat one
+    channels: tuple[tuple[str, int, int], ...]  # (layer, channel, lag)
+
+    @staticmethod
+    def of(layer: Layer) -> "Routed":
+        if len(layer.shape) == 3:
+            return Routed(layer.shape[:2], tuple((layer.name, c, 0) for c in range(layer.shape[2])))
+        return Routed((), tuple((layer.name, c, 0) for c in range(layer.shape[0])))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (*self.hw, len(self.channels))
+
+    def delayed(self, steps: int) -> "Routed":
+        return Routed(self.hw, tuple((s, c, lag + steps) for s, c, lag in self.channels))
+
+    def select(self, index: Iterable[int]) -> "Routed":
+        return Routed(self.hw, tuple(self.channels[i] for i in index))
+
+
+class _Builder:
+    def __init__(self, name: str, input_shape: tuple[int, ...]) -> None:
+        # (C, H, W) as torch has it is (x, y, c) = (W, H, C) in the IR
+        shape = tuple(int(d) for d in input_shape[::-1]) if len(input_shape) == 3 else \
+            (int(np.prod(input_shape)),)
+        self.name = name
+        self.layers: list[Layer] = [Layer("input", "input", shape)]
+        self.edges: list[Edge] = []
+
+    def layer(self, name: str) -> Layer:
+        return next(lay for lay in self.layers if lay.name == name)
+
+    # ---------------------------------------------------------------- blocks
+    def conv_block(self, block: Any, name: str, x: Routed,
+                   extra: list[tuple[Routed, np.ndarray, int]] = ()) -> Routed:
+        """A SLAYER conv block reading `x`, plus `extra` (tensor, (c, 1, 1, 1) depthwise identity
+        weight, groups) inputs summed into the same neurons (residual shortcuts)."""
+        cfg = _export(block)
+        from neuromap.netx.load import _conv  # the loader's translation, on the block's own export
+
+        probe = Layer("probe", "input", x.shape)
+        lay, edge = _conv(cfg["root"], probe, name, f"layer {name}")
+        cfg["file"].close()
+        self.layers.append(lay)
+        self._route(x, lay, edge)
+        for src, weight, groups in extra:
+            skip = Edge("probe", name, "conv", weight, groups=groups)
+            if conv_output_shape(src.shape, skip) != lay.shape:
+                raise NeuromapError(f"layer {name}: the shortcut {src.shape} does not fit {lay.shape}")
+            self._route(src, lay, skip)
+        return Routed.of(lay)
+
+    def dense_block(self, block: Any, name: str, x: Routed) -> Routed:
+        cfg = _export(block)
+        from neuromap.netx.load import _dense
+
+        probe = Layer("probe", "input", x.shape)
+        lay, edges = _dense(cfg["root"], probe, name, f"layer {name}", flatten=len(x.shape) == 3,
+                            recurrent=False)
+        cfg["file"].close()
+        self.layers.append(lay)
+        edge = edges[0]
+        # columns are in the probe's C order over (x, y, c): group them by routed source
+        cols = np.arange(edge.weight.shape[1]).reshape(x.shape)
+        groups: dict[tuple[str, int], list[tuple[int, int]]] = {}
+        for ch, (src, sc, lag) in enumerate(x.channels):
+            groups.setdefault((src, lag), []).append((ch, sc))
+        for (src, lag), pairs in groups.items():
+            src_lay = self.layer(src)
+            w = np.zeros((edge.weight.shape[0], src_lay.size))
+            tgt = np.arange(src_lay.size).reshape(src_lay.shape)
+            for ch, sc in pairs:
+                w[:, tgt[..., sc].reshape(-1)] += edge.weight[:, cols[..., ch].reshape(-1)]
+            self.edges.append(Edge(src, name, "dense", w, lag=int(lag)))
+        return Routed.of(lay)
+
+    def _route(self, x: Routed, lay: Layer, edge: Edge) -> None:
+        """Edges into `lay` equal to `edge` applied to the routed tensor `x`."""
+        weight, groups = edge.weight, edge.groups
+        sources = sorted({(s, lag) for s, _, lag in x.channels})
+        if groups > 1:
+            src, lag = sources[0]
+            in_order = [c for _, c, _ in x.channels] == list(range(self.layer(src).shape[2]))
+            if len(sources) == 1 and in_order:
+                self.edges.append(Edge(src, lay.name, "conv", weight, edge.stride, edge.padding,
+                                       edge.dilation, groups, lag=int(lag)))
+                return
+            weight = _ungroup(weight, groups)
+        by_src: dict[tuple[str, int], list[tuple[int, int]]] = {}
+        for ch, (src, sc, lag) in enumerate(x.channels):
+            by_src.setdefault((src, lag), []).append((ch, sc))
+        for (src, lag), pairs in by_src.items():
+            n_src = self.layer(src).shape[2]
+            if [sc for _, sc in pairs] == list(range(n_src)):
+                w = weight[..., [ch for ch, _ in pairs]]
+            else:
+                w = np.zeros(weight.shape[:3] + (n_src,))
+                for ch, sc in pairs:
+                    w[..., sc] += weight[..., ch]
+            self.edges.append(Edge(src, lay.name, "conv", w, edge.stride, edge.padding,
+                                   edge.dilation, 1, lag=int(lag)))
+
+    def graph(self, meta: dict[str, Any]) -> NetworkGraph:
+        return NetworkGraph(self.name, tuple(self.layers), tuple(self.edges), meta)
+
+
+def lower_snn(model: torch.nn.Module) -> NetworkGraph:
+    """The IR of a SLAYER SNN: a zoo TwinNet (graphs included) or a model with `.blocks`."""
+    from neuromap.models import blocks as zoo
+
+    input_shape = getattr(model, "input_shape", None)
+    if input_shape is None or getattr(model, "kind", "snn") != "snn":
+        raise NeuromapError(f"cannot export {type(model).__name__}: it is not a SLAYER SNN; build it "
+                            f"with create_model(..., kind='snn')")
+    b = _Builder(getattr(model, "name", type(model).__name__), tuple(int(d) for d in input_shape))
+    names = {m: n for n, m in model.named_modules()}
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            x = Routed.of(b.layers[0])
+            if isinstance(model, zoo.TwinNet):
+                for unit in model.units:
+                    x = _lower_unit(b, unit, x, names, zoo)
+            else:
+                for block in model.blocks:
+                    x = _lower_block(b, block, x, names)
+    finally:
+        model.train(was)
+    if any(lag for _, _, lag in x.channels) or len({s for s, _, _ in x.channels}) != 1:
+        raise NeuromapError(f"{b.name}: the output is not one neuron layer; end the network in a "
+                            f"conv or dense layer")
+    return b.graph({"model": b.name})
+
+
+def _lower_block(b: _Builder, block: Any, x: Routed, names: dict) -> Routed:
+    kind = type(block).__name__
+    name = _short(names.get(block, f"block{next(_COUNTER)}"))
+    if kind == "Flatten":
+        return x  # folded into the next dense layer's weights
+    if kind == "Dense":
+        return b.dense_block(block, name, x)
+    if kind == "Conv":
+        return b.conv_block(block, name, x)
+    raise NeuromapError(f"layer {name}: SLAYER {kind} blocks do not export to NetX (conv and dense "
+                        f"only); build the model with downsample='stride' instead of pooling")
+
+
+def _lower_unit(b: _Builder, unit: torch.nn.Module, x: Routed, names: dict, zoo: Any) -> Routed:
+    if isinstance(unit, zoo.ConvUnit):
+        return b.conv_block(unit.block, _short(names[unit]), x)
+    if isinstance(unit, zoo.GlobalPoolHead):
+        return b.dense_block(unit.dense, _short(names[unit]), x)
+    if isinstance(unit, zoo.Chain):
+        for u in unit.units:
+            x = _lower_unit(b, u, x, names, zoo)
+        return x
+    if isinstance(unit, zoo.Residual):
+        h = x
+        for u in unit.body[:-1]:
+            h = _lower_unit(b, u, h, names, zoo)
+        mant = unit.skip_weight * WEIGHT_SCALE
+        if mant != round(mant) or abs(mant) > 255:
+            raise NeuromapError(f"{_short(names[unit])}: skip weight {unit.skip_weight} is not a multiple "
+                                f"of 1/{WEIGHT_SCALE} within 8 bits; use such a skip weight")
+        c = len(x.channels)
+        skip = np.full((c, 1, 1, 1), float(round(mant)))
+        return b.conv_block(unit.body[-1].block, _short(names[unit.body[-1]]), h,
+                            [(x.delayed(len(unit.body) - 1), skip, c)])
+    if isinstance(unit, zoo.ShuffleUnit):
+        if unit.branch1 is None:
+            half = len(x.channels) // 2
+            a = x.select(range(half)).delayed(len(unit.branch2))
+            x2 = x.select(range(half, len(x.channels)))
+        else:
+            a = x
+            for u in unit.branch1:
+                a = _lower_unit(b, u, a, names, zoo)
+            a = a.delayed(len(unit.branch2) - len(unit.branch1))
+            x2 = x
+        for u in unit.branch2:
+            x2 = _lower_unit(b, u, x2, names, zoo)
+        cat = Routed(x2.hw, a.channels + x2.channels)
+        order = zoo.channel_shuffle(torch.arange(len(cat.channels)).reshape(1, -1), 2).reshape(-1)
+        return cat.select(order.tolist())
+    raise NeuromapError(f"unit {type(unit).__name__} ({_short(names.get(unit, '?'))}) does not export "
+                        f"to NetX; build the model with downsample='stride' (no pooling blocks)")
+
+
+def _ungroup(weight: np.ndarray, groups: int) -> np.ndarray:
+    """A grouped conv weight (out, kx, ky, in/g) as the equivalent plain one (out, kx, ky, in)."""
+    c_out, kx, ky, cin_g = weight.shape
+    out_g = c_out // groups
+    full = np.zeros((c_out, kx, ky, cin_g * groups))
+    for o in range(c_out):
+        g = o // out_g
+        full[o, :, :, g * cin_g:(g + 1) * cin_g] = weight[o]
+    return full
+
+
+def _export(block: Any) -> dict[str, Any]:
+    """The block's own NetX export, in memory."""
+    f = h5py.File(f"lower-{next(_COUNTER)}.h5", "w", driver="core", backing_store=False)
+    group = f.create_group("layer")
+    block.export_hdf5(group)
+    return {"file": f, "root": group}
+
+
+def _short(name: str) -> str:
+    return name[len("units."):] if name.startswith("units.") else name
+
+
+def slayer_layer_spikes(model: torch.nn.Module, spikes: np.ndarray) -> dict[str, np.ndarray]:
+    """Each IR layer's spikes in SLAYER on `spikes` (N, C, H, W, T): ``{layer: (N, T, n)}`` in IR
+    neuron order, taken at the neuron (before SLAYER's one-step ``delay_shift``), so a layer at
+    Lava depth ``d`` agrees with Lava's window of it from step ``d - 1`` on. Used to check Lava
+    against SLAYER layer by layer."""
+    names = {m: n for n, m in model.named_modules()}
+    seen: dict[str, np.ndarray] = {}
+    hooks = []
+    for mod in model.modules():
+        if hasattr(mod, "neuron") and hasattr(mod, "synapse") and mod in names:
+            key = _short(names[mod]).rsplit(".", 1)
+            name = key[0] if len(key) == 2 and key[1] in ("block", "dense") else _short(names[mod])
+
+            def keep(_m: Any, _i: Any, out: torch.Tensor, name: str = name) -> None:
+                seen[name] = out.detach().cpu().numpy()
+            hooks.append(mod.neuron.register_forward_hook(keep))
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.as_tensor(spikes, dtype=torch.float32))
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was)
+    out = {}
+    for name, s in seen.items():
+        if s.ndim == 5:  # (N, C, H, W, T) -> (N, T, x, y, c) flattened in IR order
+            s = s.transpose(0, 4, 3, 2, 1)
+        else:
+            s = s.reshape(s.shape[0], -1, s.shape[-1]).transpose(0, 2, 1)
+        out[name] = s.reshape(s.shape[0], s.shape[1], -1)
+    return out
