@@ -224,3 +224,16 @@ def test_lava_equals_slayer_at_every_layer(tmp_path: Path, family: str) -> None:
         if not got.any():
             silent.append(lay.name)
     assert len(silent) <= 2, f"too many silent layers for a meaningful check: {silent}"
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_zoo_graphs_round_trip_through_nir_and_the_export_cli(tmp_path: Path, family: str) -> None:
+    from neuromap import export
+    from neuromap.errors import run_cli
+
+    model = small(family)
+    net = model.export_hdf5(tmp_path / "m.net")
+    assert run_cli(export.main, ["--model", str(net), "--to", "nir", "--out", str(tmp_path / "m.nir")]) == 0
+    assert run_cli(export.main, ["--model", str(tmp_path / "m.nir"), "--to", "netx",
+                                 "--out", str(tmp_path / "back.net")]) == 0
+    same_graph(load_netx(net), load_netx(tmp_path / "back.net"))

@@ -1,0 +1,70 @@
+"""``python -m neuromap.export``: convert a network between NetX HDF5 and NIR.
+
+    python -m neuromap.export --model X.net|X.nir --to nir|netx --out PATH
+
+The input format is recognised from the file's contents (a NetX file has a ``layer`` group, a
+NIR file a ``node`` group). Writing is atomic: on any error nothing is left at ``--out``.
+
+See docs/nir.md for how the IR maps onto NIR primitives and what does not translate."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Sequence
+
+import h5py
+
+from .errors import NeuromapError, run_cli
+from .graph import NetworkGraph
+
+FORMATS = ("nir", "netx")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m neuromap.export",
+                                     description=__doc__.split("\n\n")[0],
+                                     epilog=__doc__.split("\n\n", 1)[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, required=True, help="NetX .net or NIR .nir file")
+    parser.add_argument("--to", choices=FORMATS, required=True, help="output format")
+    parser.add_argument("--out", type=Path, required=True, help="file to write")
+    args = parser.parse_args(argv)
+    graph = read_model(args.model)
+    if args.out.expanduser().resolve() == args.model.expanduser().resolve():
+        raise NeuromapError(f"--out {args.out} is the input file; pass another path")
+    if args.to == "nir":
+        from .interop.nir import write_nir
+        path = write_nir(graph, args.out)
+    else:
+        from .netx.write import write_netx
+        path = write_netx(graph, args.out)
+    print(f"wrote {path} ({args.to}: {len(graph.layers)} layers, {len(graph.edges)} edges, "
+          f"{graph.num_neurons} neurons, {graph.num_synapses} synapses)")
+    return 0
+
+
+def read_model(path: Path) -> NetworkGraph:
+    """Read a NetX or NIR file, telling them apart by their top-level groups."""
+    if not path.is_file():
+        raise NeuromapError(f"model file {path} does not exist; pass an existing NetX .net or "
+                            f"NIR .nir file")
+    if not h5py.is_hdf5(path):
+        raise NeuromapError(f"{path} is not an HDF5 file (corrupt or wrong file); pass a NetX "
+                            f".net or NIR .nir file")
+    try:
+        with h5py.File(path, "r") as f:
+            keys = set(f.keys())
+    except OSError as exc:
+        raise NeuromapError(f"{path} could not be opened ({exc}); re-export it") from None
+    if "node" in keys and "layer" not in keys:
+        from .interop.nir import read_nir
+        return read_nir(path)
+    if "layer" in keys:
+        from .netx.load import load_netx
+        return load_netx(path)
+    raise NeuromapError(f"{path} is neither a NetX network (no 'layer' group) nor a NIR graph "
+                        f"(no 'node' group); re-export it")
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))
