@@ -237,3 +237,30 @@ def test_zoo_graphs_round_trip_through_nir_and_the_export_cli(tmp_path: Path, fa
     assert run_cli(export.main, ["--model", str(tmp_path / "m.nir"), "--to", "netx",
                                  "--out", str(tmp_path / "back.net")]) == 0
     same_graph(load_netx(net), load_netx(tmp_path / "back.net"))
+
+
+def test_deploy_runs_a_graph_model_and_agrees_with_its_slayer_twin(tmp_path: Path) -> None:
+    """train-side files (config + checkpoint + export) of a small ShuffleNetV2, then the deploy CLI."""
+    import json
+
+    from neuromap import deploy
+    from neuromap.errors import run_cli
+    from neuromap.models.checkpoint import save_checkpoint
+
+    kwargs = {"stages": [[8, 2], [16, 2]], "stem": 8, "head": 16}
+    model = create_model("shufflenetv2", kind="snn", input_shape=(1, 8, 8), **kwargs)
+    run = tmp_path / "run"
+    save_checkpoint(run, model, {"model": "shufflenetv2", "kind": "snn", "num_classes": 10,
+                                 "input_shape": [1, 8, 8], "model_kwargs": kwargs})
+    net = model.export_hdf5(tmp_path / "shuffle.net", {"dataset": "digits", "timesteps": 16, "max_level": 16,
+                                                        "seed": 0, "run_dir": str(run)})
+    summary = tmp_path / "summary.json"
+    code = run_cli(deploy.main, ["--target", "sim", "--model", str(net), "--samples", "2", "--quiet",
+                                 "--out", str(tmp_path / "reports"), "--summary-json", str(summary)])
+    assert code == 0
+    s = json.loads(summary.read_text())
+    assert s["samples"] == 2 and s["output_counts_equal_slayer"] == 1.0
+    report = json.loads((tmp_path / "reports" / "shuffle" / "report.json").read_text())
+    assert report["synops_per_inference"] > 0
+    # every layer of the graph is mapped and accounted for, joins included
+    assert sum(c["neurons"] for c in report["per_core"]) == report["neurons"] == load_netx(net).num_neurons

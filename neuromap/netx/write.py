@@ -116,7 +116,7 @@ def _write_layers(graph: NetworkGraph, root: h5py.Group) -> list[str]:
                 _string(g, "type", "dense_rec" if rec else "dense")
                 _dense_synapse(g, edge, graph.layer(edge.src))
                 if rec:
-                    g.create_dataset("weight_rec", data=rec[0].weight)
+                    g.create_dataset("weight_rec", data=_compact(rec[0].weight))
             _layer_fields(g, lay)
         else:
             g = new(lay.name)
@@ -157,7 +157,7 @@ def _chained(ins: list[Edge], rec: list[Edge], previous: Layer, lay: Layer) -> b
 def _conv_synapse(g: h5py.Group, edge: Edge) -> None:
     # IR (out, kx, ky, in/g) -> file (out, in/g, ky, kx) with the kernel flipped, as NetX stores it
     raw = edge.weight.transpose(0, 3, 2, 1)[:, :, ::-1, ::-1]
-    g.create_dataset("weight", data=np.ascontiguousarray(raw))
+    g.create_dataset("weight", data=_compact(np.ascontiguousarray(raw)))
     for key, pair in (("stride", edge.stride), ("padding", edge.padding), ("dilation", edge.dilation)):
         g.create_dataset(key, data=np.array([pair[1], pair[0]], dtype=np.int64))  # file: (y, x)
     g.create_dataset("groups", data=np.int64(edge.groups))
@@ -178,7 +178,7 @@ def _dense_synapse(g: h5py.Group, edge: Edge, src: Layer) -> None:
             file_d = np.empty_like(delay)
             file_d[:, perm] = delay
             delay = file_d
-    g.create_dataset("weight", data=weight)
+    g.create_dataset("weight", data=_compact(weight))
     if delay is not None:
         g.create_dataset("delay", data=delay)
 
@@ -204,6 +204,12 @@ def _neuron(g: h5py.Group, neuron: Any) -> None:
             _string(ng, key, value)
         else:
             ng.create_dataset(key, data=np.asarray(value))
+
+
+def _compact(a: np.ndarray) -> np.ndarray:
+    """float32 (as lava-dl writes weights) when that is exact, else float64."""
+    small = a.astype(np.float32)
+    return small if np.array_equal(small, a) else a
 
 
 def _string(g: h5py.Group, key: str, value: str) -> None:
