@@ -16,6 +16,7 @@ import h5py
 
 from .errors import NeuromapError, run_cli
 from .graph import NetworkGraph
+from .h5io import require_hdf5
 
 FORMATS = ("nir", "netx")
 
@@ -45,12 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def read_model(path: Path) -> NetworkGraph:
     """Read a NetX or NIR file, telling them apart by their top-level groups."""
-    if not path.is_file():
-        raise NeuromapError(f"model file {path} does not exist; pass an existing NetX .net or "
-                            f"NIR .nir file")
-    if not h5py.is_hdf5(path):
-        raise NeuromapError(f"{path} is not an HDF5 file (corrupt or wrong file); pass a NetX "
-                            f".net or NIR .nir file")
+    require_hdf5(path, "NetX .net or NIR .nir file", "pass a NetX .net or NIR .nir file")
     try:
         with h5py.File(path, "r") as f:
             keys = set(f.keys())

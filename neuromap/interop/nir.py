@@ -28,6 +28,7 @@ import nir
 
 from ..errors import NeuromapError
 from ..graph import Edge, Layer, NetworkGraph, Neuron
+from ..h5io import refuse_links, require_hdf5
 
 #: Fixed-point decays are out of this (Lava's ``decay_unity``, 12 bits).
 DECAY_UNITY = 4096
@@ -1009,11 +1010,7 @@ def write_nir(graph: NetworkGraph, path: str | Path) -> Path:
 def read_nir(path: str | Path) -> NetworkGraph:
     """Read a NIR HDF5 file (from :func:`write_nir` or another tool) into a NetworkGraph."""
     path = Path(path)
-    if not path.is_file():
-        raise NeuromapError(f"NIR file {path} does not exist; pass an existing .nir file")
-    if not h5py.is_hdf5(path):
-        raise NeuromapError(f"{path} is not an HDF5 file, so not a NIR graph (corrupt or wrong "
-                            f"file); re-export it")
+    require_hdf5(path, "NIR .nir file", "so it is not a NIR graph; re-export it")
     try:
         with h5py.File(path, "r") as f:
             _check_file(f, path)
@@ -1037,17 +1034,8 @@ def _check_file(f: h5py.File, path: Path) -> None:
     if "node" not in f or not isinstance(f["node"], h5py.Group):
         raise NeuromapError(f"{path} has no 'node' group, so it is not a NIR file; write it with "
                             f"nir.write or `python -m neuromap.export --to nir`")
-    bad: list[str] = []
+    refuse_links(f, path, "NIR file")
     big: list[str] = []
-
-    def visit(name: str, link: Any) -> None:
-        if isinstance(link, (h5py.ExternalLink, h5py.SoftLink)):
-            bad.append(name)
-
-    f.visititems_links(visit)
-    if bad:
-        raise NeuromapError(f"{path}: contains links ({', '.join(bad[:3])}); a NIR file must be "
-                            f"self-contained, re-export it")
 
     def visit_ds(name: str, obj: Any) -> None:
         if isinstance(obj, h5py.Dataset) and (obj.size > MAX_ELEMENTS or obj.dtype.kind in "OV"

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import NeuromapError
 from ..graph import Edge, Layer, NetworkGraph, Neuron, conv_output_shape
+from ..h5io import refuse_links, require_hdf5
 
 SUPPORTED = ("input", "conv", "flatten", "dense", "dense_rec", "average", "concat")
 #: Graph extension versions this loader reads (docs/netx-graph-format.md).
@@ -33,12 +34,8 @@ DEFAULT_NEURON = {"type": "CUBA", "iDecay": 0, "vDecay": 4096, "vThMant": 1 << 1
 def load_netx(path: str | Path) -> NetworkGraph:
     """Read a NetX ``.net`` file into a NetworkGraph."""
     path = Path(path)
-    if not path.is_file():
-        raise NeuromapError(f"model file {path} does not exist; pass an existing NetX .net file "
-                            f"(e.g. one written by `python -m neuromap.train`)")
-    if not h5py.is_hdf5(path):
-        raise NeuromapError(f"{path} is not an HDF5 file (corrupt or wrong file); "
-                            f"re-export it with `python -m neuromap.train --export`")
+    require_hdf5(path, "NetX .net file (e.g. one written by `python -m neuromap.train`)",
+                 "re-export it with `python -m neuromap.train --export`")
     try:
         with h5py.File(path, "r") as f:
             return _read(f, path)
@@ -50,7 +47,7 @@ def load_netx(path: str | Path) -> NetworkGraph:
 
 
 def _read(f: h5py.File, path: Path) -> NetworkGraph:
-    _refuse_links(f, path)
+    refuse_links(f, path, "NetX model")
     if "layer" not in f or not isinstance(f["layer"], h5py.Group):
         raise NeuromapError(f"{path} has no 'layer' group, so it is not a NetX network; "
                             f"export it with lava-dl's export_hdf5 or neuromap.train")
@@ -410,17 +407,3 @@ def _string(ds: h5py.Dataset) -> str:
 
 def _int_key(k: str) -> int:
     return int(k) if k.isdigit() else -1
-
-
-def _refuse_links(f: h5py.File, path: Path) -> None:
-    """External and soft links could make a data file read other files: refuse them."""
-    bad: list[str] = []
-
-    def visit(name: str, link: Any) -> None:
-        if isinstance(link, (h5py.ExternalLink, h5py.SoftLink)):
-            bad.append(name)
-
-    f.visititems_links(visit)
-    if bad:
-        raise NeuromapError(f"{path}: contains links ({', '.join(bad[:3])}); a NetX model must "
-                            f"be self-contained, re-export it")
