@@ -267,9 +267,10 @@ def slayer_layer_spikes(model: torch.nn.Module, spikes: np.ndarray) -> dict[str,
             hooks.append(mod.neuron.register_forward_hook(keep))
     was = model.training
     model.eval()
+    device = next(model.parameters()).device
     try:
         with torch.no_grad():
-            model(torch.as_tensor(spikes, dtype=torch.float32))
+            model(torch.as_tensor(spikes, dtype=torch.float32, device=device))
     finally:
         for h in hooks:
             h.remove()
