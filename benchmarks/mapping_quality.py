@@ -30,8 +30,8 @@ NETS = ["gts/pilotnet_lif/network.net", "gts/pilotnet_sdnn/network.net",
 
 
 def zoo_networks():
-    """The model zoo's SNNs (CIFAR-sized input, untrained weights: mapping needs only shapes) that
-    NetX can hold; the others (branches, concat, shuffle) are reported as skipped."""
+    """The model zoo's SNNs (CIFAR-sized input, untrained weights: mapping needs only shapes),
+    exported to NetX (graph format for the non-sequential ones) and loaded back."""
     import tempfile
     from neuromap.errors import NeuromapError
     from neuromap.models import create_model, list_models
@@ -62,6 +62,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", default="loihi2")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--only", default="", help="map only networks whose name contains this text")
     args = ap.parse_args()
     prof = load_profile(args.profile)
     rows = []
@@ -70,6 +71,8 @@ def main() -> int:
     print(head)
     print("-" * len(head))
     for name, g in networks():
+        if args.only not in name:
+            continue
         lw = map_network(g, prof, "layerwise", validate=False, materialize=False)
         gr = map_network(g, prof, "graph", validate=False, materialize=False)
         chip, tx, ty = place_traffic(lw.traffic.pairs, prof, order=np.arange(lw.n_cores))
