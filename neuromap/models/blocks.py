@@ -399,6 +399,27 @@ def spiking_depth(unit: torch.nn.Module) -> int:
     return 1
 
 
+class UnitStack:
+    """A family builder's units in order with the running spatial size (h, w); refuses an input
+    that a stride would shrink to nothing."""
+
+    def __init__(self, name: str, input_shape: Sequence[int]) -> None:
+        self.name, self.input_shape = name, tuple(int(d) for d in input_shape)
+        self.h, self.w = self.input_shape[1], self.input_shape[2]
+        self.units: list[torch.nn.Module] = []
+
+    def add(self, unit: torch.nn.Module) -> None:
+        self.units.append(unit)
+        self.h, self.w = unit.out_hw(self.h, self.w)
+        if self.h < 1 or self.w < 1:
+            raise NeuromapError(f"input {self.input_shape} is too small for {self.name}")
+
+    def classify(self, kind: str, cin: int, num_classes: int, kw: Mapping[str, Any]) -> None:
+        """The zoo's head: 1x1 conv classifier (bias, no BN / ReLU) and a global average pool."""
+        self.add(ConvUnit(kind, cin, num_classes, 1, bias=True, norm=False, act=False, **kw))
+        self.units.append(GlobalPoolHead(kind, num_classes, (self.h, self.w), kw.get("neuron_params")))
+
+
 class TwinNet(torch.nn.Module):
     """A zoo network: units in order. CNN: (N, C, H, W) -> logits (N, classes). SNN: spikes
     (N, C, H, W, T) -> output spikes (N, classes, T)."""

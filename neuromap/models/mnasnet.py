@@ -10,11 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-import torch
-
-from neuromap.errors import NeuromapError
 from neuromap.models import register_model
-from neuromap.models.blocks import ConvUnit, GlobalPoolHead, TwinNet, mbconv
+from neuromap.models.blocks import ConvUnit, TwinNet, UnitStack, mbconv
 
 STAGES: tuple[tuple[Any, ...], ...] = ((24, 2, 2, 3, 3), (40, 2, 2, 3, 5), (80, 2, 2, 6, 3), (96, 1, 1, 6, 3))
 STEM, HEAD = 16, 256
@@ -24,16 +21,8 @@ def build_mbconv_net(name: str, kind: str, num_classes: int, input_shape: Sequen
                      stages: Sequence[Sequence[Any]], head: int, kw: dict[str, Any],
                      sep_out: int | None = None) -> TwinNet:
     """stem conv -> [dw3 + pw sep_out] -> MBConv stages -> 1x1 head conv -> 1x1 classifier -> GAP."""
-    h, w = int(input_shape[1]), int(input_shape[2])
-    units: list[torch.nn.Module] = []
-
-    def add(u: torch.nn.Module) -> None:
-        nonlocal h, w
-        units.append(u)
-        h, w = u.out_hw(h, w)
-        if h < 1 or w < 1:
-            raise NeuromapError(f"input {tuple(input_shape)} is too small for {name}")
-
+    stack = UnitStack(name, input_shape)
+    add = stack.add
     add(ConvUnit(kind, int(input_shape[0]), stem, 3, stride=2 if min(input_shape[1:]) >= 64 else 1, **kw))
     c = stem
     if sep_out is not None:
@@ -46,11 +35,10 @@ def build_mbconv_net(name: str, kind: str, num_classes: int, input_shape: Sequen
             add(mbconv(kind, c, int(out), int(expand), k, int(stride) if i == 0 else 1, **kw))
             c = int(out)
     add(ConvUnit(kind, c, head, 1, **kw))
-    add(ConvUnit(kind, head, num_classes, 1, bias=True, norm=False, act=False, **kw))
-    units.append(GlobalPoolHead(kind, num_classes, (h, w), kw.get("neuron_params")))
-    return TwinNet(name, kind, units, input_shape, num_classes,
+    stack.classify(kind, head, num_classes, kw)
+    return TwinNet(name, kind, stack.units, input_shape, num_classes,
                    {"stem": stem, "stages": [list(map(lambda v: list(v) if isinstance(v, (list, tuple)) else v, s))
-                                             for s in stages], "head": head, "final_hw": [h, w]})
+                                             for s in stages], "head": head, "final_hw": [stack.h, stack.w]})
 
 
 @register_model("mnasnet")

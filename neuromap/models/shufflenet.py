@@ -10,11 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-import torch
-
-from neuromap.errors import NeuromapError
 from neuromap.models import register_model
-from neuromap.models.blocks import ConvUnit, GlobalPoolHead, ShuffleUnit, TwinNet
+from neuromap.models.blocks import ConvUnit, ShuffleUnit, TwinNet, UnitStack
 
 STAGES: tuple[tuple[int, int], ...] = ((48, 2), (96, 4), (192, 2))
 STEM, HEAD = 24, 256
@@ -32,16 +29,8 @@ def shufflenetv2(kind: str = "snn", num_classes: int = 10, input_shape: tuple[in
     kw: dict[str, Any] = {"weight_scale": weight_scale}
     if neuron_params is not None:
         kw["neuron_params"] = neuron_params
-    h, w = int(input_shape[1]), int(input_shape[2])
-    units: list[torch.nn.Module] = []
-
-    def add(u: torch.nn.Module) -> None:
-        nonlocal h, w
-        units.append(u)
-        h, w = u.out_hw(h, w)
-        if h < 1 or w < 1:
-            raise NeuromapError(f"input {tuple(input_shape)} is too small for shufflenetv2")
-
+    stack = UnitStack("shufflenetv2", input_shape)
+    add = stack.add
     add(ConvUnit(kind, int(input_shape[0]), stem, 3, stride=_stem_stride(input_shape), **kw))
     c = stem
     for out, reps in stages:
@@ -49,7 +38,7 @@ def shufflenetv2(kind: str = "snn", num_classes: int = 10, input_shape: tuple[in
             add(ShuffleUnit(kind, c, int(out), 2 if i == 0 else 1, **kw))
             c = int(out)
     add(ConvUnit(kind, c, head, 1, **kw))
-    add(ConvUnit(kind, head, num_classes, 1, bias=True, norm=False, act=False, **kw))
-    units.append(GlobalPoolHead(kind, num_classes, (h, w), kw.get("neuron_params")))
-    return TwinNet("shufflenetv2", kind, units, input_shape, num_classes,
-                   {"stages": [list(s) for s in stages], "stem": stem, "head": head, "final_hw": [h, w]})
+    stack.classify(kind, head, num_classes, kw)
+    return TwinNet("shufflenetv2", kind, stack.units, input_shape, num_classes,
+                   {"stages": [list(s) for s in stages], "stem": stem, "head": head,
+                    "final_hw": [stack.h, stack.w]})

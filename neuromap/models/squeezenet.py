@@ -21,7 +21,7 @@ import torch
 
 from neuromap.errors import NeuromapError
 from neuromap.models import register_model
-from neuromap.models.blocks import Chain, ConvUnit, GlobalPoolHead, PoolUnit, Residual, TwinNet
+from neuromap.models.blocks import Chain, ConvUnit, PoolUnit, Residual, TwinNet, UnitStack
 
 
 @dataclass(frozen=True)
@@ -84,16 +84,9 @@ def squeezenet_units(kind: str, num_classes: int, input_shape: Sequence[int], ke
         raise NeuromapError(f"downsample must be 'stride' or 'maxpool', got {downsample!r}")
     kept = _normalise_keep(keep)
     strides = stride_plan(kept) if downsample == "stride" else {}
-    cin, (h, w) = int(input_shape[0]), (int(input_shape[1]), int(input_shape[2]))
-    units: list[torch.nn.Module] = []
-
-    def add(unit: torch.nn.Module) -> None:
-        nonlocal h, w
-        units.append(unit)
-        h, w = unit.out_hw(h, w)
-        if h < 1 or w < 1:
-            raise NeuromapError(f"input {tuple(input_shape)} is too small for squeezenet")
-
+    cin = int(input_shape[0])
+    stack = UnitStack("squeezenet", input_shape)
+    add = stack.add
     add(ConvUnit(kind, cin, STEM_CHANNELS, 3, stride=strides.get("stem", 1), bias=True, **kw))
     if downsample == "maxpool":
         add(PoolUnit(kind, STEM_CHANNELS, kw.get("neuron_params")))
@@ -115,11 +108,10 @@ def squeezenet_units(kind: str, num_classes: int, input_shape: Sequence[int], ke
         if downsample == "maxpool" and spec.name in POOL_AFTER:
             add(PoolUnit(kind, c, kw.get("neuron_params")))
     # classifier: 1x1 conv with bias, no BN / ReLU (logits are its global average)
-    add(ConvUnit(kind, c, num_classes, 1, bias=True, norm=False, act=False, **kw))
-    units.append(GlobalPoolHead(kind, num_classes, (h, w), kw.get("neuron_params")))
+    stack.classify(kind, c, num_classes, kw)
     desc = {"keep": list(kept), "bypass": used_bypass, "downsample": downsample,
-            "strided": sorted(strides), "final_hw": [h, w]}
-    return units, desc
+            "strided": sorted(strides), "final_hw": [stack.h, stack.w]}
+    return stack.units, desc
 
 
 def _build(name: str, kind: str, num_classes: int, input_shape: tuple[int, ...], keep: Sequence[str] | None,
