@@ -89,19 +89,27 @@ def _triple(value: Any) -> tuple[int, int, int]:
     return tuple(int(v) for v in value)  # type: ignore[return-value]
 
 
-class _Tally:
+class _Running:
+    """Per-input event counts summed over samples, and whether any input was real-valued."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.counts: np.ndarray | None = None
+        self.samples = 0
+        self.steps = 0
+        self.real_valued = False
+
+
+class _Tally(_Running):
     """Running sums for one synapse module."""
 
     def __init__(self, name: str, module: torch.nn.Module) -> None:
         if not isinstance(module, torch.nn.Conv3d):
             raise NeuromapError(f"synapse {name} is a {type(module).__name__}; operation counting supports "
                                 f"SLAYER Dense, Conv and Pool synapses (torch Conv3d) only")
-        self.name, self.module = name, module
+        super().__init__(name)
+        self.module = module
         self.mask: np.ndarray | None = None   # structural mask shaped like the weight (0 = no synapse)
-        self.counts: np.ndarray | None = None
-        self.samples = 0
-        self.steps = 0
-        self.real_valued = False
 
     def add(self, x: torch.Tensor) -> None:
         x = x.detach()
@@ -180,16 +188,9 @@ class _Tally:
                         self.real_valued, events / n, acs, macs)
 
 
-class _IdentityTally:
+class _IdentityTally(_Running):
     """An identity shortcut (a module with a numeric `skip_weight`, e.g. neuromap.models.blocks.Residual):
     each spike entering it drives exactly one synapse (fan-out 1) into the neuron layer it joins."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.counts: np.ndarray | None = None
-        self.samples = 0
-        self.steps = 0
-        self.real_valued = False
 
     def add(self, x: torch.Tensor) -> None:
         x = x.detach()
