@@ -148,7 +148,8 @@ def lower_snn(model: torch.nn.Module) -> NetworkGraph:
     from neuromap.models import blocks as zoo
 
     input_shape = getattr(model, "input_shape", None)
-    if input_shape is None or getattr(model, "kind", "snn") != "snn":
+    kind = getattr(model, "kind", None)
+    if input_shape is None or not (kind == "snn" or (kind is None and hasattr(model, "blocks"))):
         raise NeuromapError(f"cannot export {type(model).__name__}: it is not a SLAYER SNN; build it "
                             f"with create_model(..., kind='snn')")
     b = _Builder(getattr(model, "name", type(model).__name__), tuple(int(d) for d in input_shape))

@@ -23,11 +23,7 @@ def export_netx(model: torch.nn.Module, path: str | Path, metadata: Mapping[str,
     from neuromap.models.lower import lower_snn
     from neuromap.netx.write import write_netx
 
-    if getattr(model, "input_shape", None) is None or getattr(model, "kind", "snn") != "snn":
-        raise NeuromapError(
-            f"cannot export {type(model).__name__} to NetX: it is not a SLAYER SNN "
-            "(needs SLAYER blocks and .input_shape); build it with create_model(..., kind='snn')"
-        )
+    graph = lower_snn(model)  # refuses anything that is not a SLAYER SNN
     meta: dict[str, Any] = {
         "kind": "snn",
         "input_shape": [int(d) for d in model.input_shape],
@@ -35,7 +31,6 @@ def export_netx(model: torch.nn.Module, path: str | Path, metadata: Mapping[str,
         "model": getattr(model, "name", type(model).__name__),
     }
     meta.update(dict(metadata))
-    graph = lower_snn(model)
     return write_netx(graph, path, meta)
 
 
