@@ -31,6 +31,7 @@ from neuromap.data.datasets import DATASETS, load_dataset
 from neuromap.errors import NeuromapError, run_cli
 from neuromap.models import create_model
 from neuromap.models.blocks import Chain, ConvUnit, Residual, TwinNet, count_parameters
+from neuromap.models.calibrate import calibrate_snn
 from neuromap.models.checkpoint import atomic_write_bytes, atomic_write_json
 from neuromap.models.squeezenet import FIRE_NAMES, stride_plan
 
@@ -83,6 +84,24 @@ def transfer_weights(src: TwinNet, dst: TwinNet) -> list[str]:
             if not copy(a, b, name):
                 fresh.append(name)
     return fresh
+
+
+def _named_layers(net: TwinNet, names: Sequence[str]) -> list[torch.nn.Module]:
+    """The modules transfer_weights names: stem, F<n> or F<n>.squeeze / .expand, classifier, readout."""
+    fires = fire_units(net)
+    out: list[torch.nn.Module] = []
+    for name in names:
+        fire, _, part = name.partition(".")
+        if name == "stem":
+            out.append(net.units[0])
+        elif name == "classifier":
+            out.append(net.units[-2])
+        elif name == "readout":
+            out.append(net.units[-1])
+        elif fire in fires:
+            convs = _convs(fires[fire])
+            out.extend(convs if not part else [convs[0] if part == "squeeze" else convs[-1]])
+    return out
 
 
 def _fit(model: torch.nn.Module, twin: Any, y_train: torch.Tensor, epochs: int, lr: float, batch_size: int,
@@ -206,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m neuromap.prune`."""
     from neuromap.metrics import count_macs, energy_mj
-    from neuromap.train import _Twin, _versions
+    from neuromap.train import CALIBRATE_SAMPLES, _Twin, _versions, default_calibrate_rate
 
     args = build_parser().parse_args(argv)
     names = list(PAPER_SCHEDULES) + [IMPORTANCE]
@@ -240,6 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Path(args.out or f"runs/prune_{args.dataset}_{args.kind}")
     print(f"baseline: training {args.epochs} epochs ({args.kind})", file=sys.stderr)
     base = build(FIRE_NAMES)
+    if args.kind == "snn":  # data-driven init, as neuromap.train does for zoo SNNs
+        calibrate_snn(base, twin.calibration_batch(CALIBRATE_SAMPLES), default_calibrate_rate(base.depth))
     base_seconds = _fit(base, twin, y_train, args.epochs, args.lr, args.batch_size, args.seed)
     base_eval = _evaluate(base, twin, data.y_test, nc)
 
@@ -271,7 +292,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             net, secs = base, 0.0
         else:
             net = build(keep)
-            transfer_weights(base, net)
+            fresh = transfer_weights(base, net)
+            if args.kind == "snn" and fresh:  # calibrate only the re-initialised layers
+                calibrate_snn(net, twin.calibration_batch(CALIBRATE_SAMPLES), default_calibrate_rate(net.depth),
+                              only=_named_layers(net, fresh))
             secs = _fit(net, twin, y_train, args.finetune_epochs, args.lr, args.batch_size, args.seed + 1)
         row: dict[str, Any] = {"schedule": sname, "kept": " ".join(keep), **_evaluate(net, twin, data.y_test, nc),
                                "params": count_parameters(net), "finetune_s": round(secs, 1)}

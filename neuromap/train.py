@@ -48,9 +48,25 @@ EXTRA_STEPS = 12
 ENCODE_BATCH = 256
 #: SLAYER SpikeRate targets: the true class should fire on half the steps, the others rarely.
 TRUE_RATE, FALSE_RATE = 0.5, 0.05
+#: Zoo SNNs are calibrated before training (neuromap.models.calibrate): every layer's weights are
+#: scaled on the first CALIBRATE_SAMPLES training samples so it fires at CALIBRATE_RATE spikes per
+#: neuron per step (CALIBRATE_RATE_DEEP for SNNs deeper than CALIBRATE_DEEP layers: each layer's
+#: integration delay eats into the window, and at 0.1 the last layers of the 25- to 28-layer MBConv
+#: nets stay silent). Without it the activity of the 11- to 28-layer SNNs dies out with depth.
+CALIBRATE_RATE, CALIBRATE_RATE_DEEP, CALIBRATE_DEEP = 0.1, 0.2, 16
+CALIBRATE_SAMPLES = 32
+
+
+def default_calibrate_rate(depth: int | None) -> float:
+    """The default --calibrate-rate for an SNN of `depth` layers (None: digitnet, not calibrated)."""
+    if depth is None:
+        return 0.0
+    return CALIBRATE_RATE if depth <= CALIBRATE_DEEP else CALIBRATE_RATE_DEEP
+
+
 #: Config keys that must match for --resume to continue a checkpoint (epochs may grow).
 RESUME_KEYS = ("model", "dataset", "seed", "timesteps", "batch_size", "lr", "test_fraction",
-               "model_kwargs", "loss", "encoding", "num_classes", "input_shape")
+               "model_kwargs", "loss", "encoding", "num_classes", "input_shape", "calibration")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -98,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="SNN time steps per sample (default: 16 for digitnet, SNN depth + 12 for zoo models)")
     p.add_argument("--batch-size", type=_positive(int, "--batch-size"), default=32, help="minibatch size (default: %(default)s)")
     p.add_argument("--lr", type=_positive(float, "--lr"), default=3e-3, help="Adam learning rate, cosine-decayed (default: %(default)s)")
+    p.add_argument("--calibrate-rate", type=float, default=None,
+                   help=f"SNN data-driven init: scale each layer's weights so it fires at this rate (spikes per "
+                        f"neuron per step) on {CALIBRATE_SAMPLES} training samples; 0 turns it off "
+                        f"(default: {CALIBRATE_RATE} for zoo SNNs of up to {CALIBRATE_DEEP} layers, "
+                        f"{CALIBRATE_RATE_DEEP} for deeper ones, 0 for digitnet)")
     p.add_argument("--seed", type=_seed, default=0, help="seed for the split, init and shuffling (default: %(default)s)")
     p.add_argument("--name", default=None, help="run name (default: <model>_<dataset>)")
     p.add_argument("--out", default="runs", help="runs root folder; the run goes to <out>/<name>/ (default: runs)")
@@ -143,6 +164,11 @@ class _Twin:
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return self._loss(output, target)
 
+    def calibration_batch(self, n: int) -> torch.Tensor:
+        """The first n training samples, rate-coded (the split is shuffled, so classes are mixed)."""
+        levels = self.x_train[:n].numpy()
+        return torch.from_numpy(rate_encode(levels, self.max_level, self.timesteps).astype(np.float32))
+
     def batch(self, idx: torch.Tensor) -> torch.Tensor:
         """Model input for training rows `idx` (SNN: rate-coded spikes, encoded on the fly)."""
         if self.kind == "snn":
@@ -181,6 +207,15 @@ def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, res
     epochs = int(config["epochs"])
     ckpt_path = run_dir / "checkpoint" / f"{kind}.pt"
     start_epoch, train_seconds = 0, 0.0
+    calibration = config.get("calibration")
+    cal_report: list[dict[str, Any]] | None = None
+    if kind == "snn" and calibration and not (resume and ckpt_path.is_file()):
+        from neuromap.models.calibrate import calibrate_snn
+
+        t0 = time.perf_counter()
+        cal_report = calibrate_snn(model, twin.calibration_batch(int(calibration["samples"])),
+                                   target_rate=float(calibration["target_rate"]))
+        train_seconds += time.perf_counter() - t0  # part of the training cost
     if resume and ckpt_path.is_file():
         state = safe_torch_load(ckpt_path)
         model.load_state_dict(state["model"])
@@ -233,6 +268,9 @@ def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, res
         counts = twin.test_counts(model)
         metrics["test_tie_fraction"] = float(((counts == counts.max(1, keepdims=True)).sum(1) > 1).mean())
         metrics["test_mean_output_spikes"] = float(counts.sum(1).mean())
+        if cal_report is not None:
+            metrics["calibration"] = [{k: (round(v, 5) if isinstance(v, float) else v) for k, v in r.items()}
+                                      for r in cal_report]
     return model, metrics
 
 
@@ -293,6 +331,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.timesteps is None:
         args.timesteps = 16 if not hasattr(probe, "depth") else max(16, depth + EXTRA_STEPS)
     do_export = "snn" in kinds
+    if args.calibrate_rate is None:
+        args.calibrate_rate = default_calibrate_rate(depth if hasattr(probe, "depth") else None)
+    if not 0.0 <= args.calibrate_rate < 1.0:
+        raise NeuromapError(f"--calibrate-rate must be in [0, 1) spikes per neuron per step, got {args.calibrate_rate}")
     if "snn" in kinds:
         if args.timesteps <= depth:
             raise NeuromapError(f"--timesteps {args.timesteps} is too short: the {depth}-layer SNN needs {depth} "
@@ -304,6 +346,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seed": args.seed, "test_fraction": TEST_FRACTION, "optimizer": "adam", "lr_schedule": "cosine",
         "loss": {"snn": f"slayer.loss.SpikeRate(true_rate={TRUE_RATE}, false_rate={FALSE_RATE}, reduction='sum')",
                  "cnn": "cross_entropy"},
+        "calibration": ({"target_rate": args.calibrate_rate, "samples": CALIBRATE_SAMPLES}
+                        if args.calibrate_rate > 0 else None),
         "encoding": "rate", "max_level": data.max_level, "num_classes": data.num_classes,
         "input_shape": list(data.input_shape), "model_kwargs": model_kwargs,
         "run_dir": str(run_dir), "export": str(export_path) if do_export else None,

@@ -29,6 +29,11 @@ from neuromap.errors import NeuromapError
 # see docs/models.md).
 from neuromap.models.digitnet import DEFAULT_NEURON_PARAMS
 
+#: Neuron parameters of the zoo's ConvUnit and GlobalPoolHead: digitnet's CUBA-LIF (same threshold and
+#: decays, so the same NetX/Lava neuron) with a 10x taller surrogate gradient (`scale_grad`, training
+#: only): through 11 to 28 spiking layers the default one learned far slower (docs/models.md).
+ZOO_NEURON_PARAMS: dict[str, Any] = {**DEFAULT_NEURON_PARAMS, "scale_grad": 10}
+
 KINDS = ("snn", "cnn")
 
 
@@ -129,10 +134,16 @@ class ConvUnit(torch.nn.Module):
             self.bn = torch.nn.BatchNorm2d(cout) if norm else torch.nn.Identity()
         elif kind == "snn":
             slayer = import_slayer()
-            params = dict(DEFAULT_NEURON_PARAMS if neuron_params is None else neuron_params)
+            params = dict(ZOO_NEURON_PARAMS if neuron_params is None else neuron_params)
             self.block = slayer.block.cuba.Conv(params, cin, cout, self.kernel, stride=stride,
                                                 padding=self.kernel // 2, groups=groups,
                                                 weight_scale=weight_scale, weight_norm=False, delay_shift=True)
+            if groups > 1 and groups == cin:
+                # Depthwise: each output sees ONE input channel, so a negative kernel would silence its
+                # channel for good (with 1x1 to 2x2 maps deep in the net, half the channels per layer).
+                # Start as positive spatial filters; training may change the signs.
+                with torch.no_grad():
+                    self.block.synapse.weight.abs_()
             if mixed:
                 mask = kernel_mask(cout, cin // groups, self.splits)
                 self.register_buffer("mask", mask.unsqueeze(-1))  # synapse weight is (out, in, kh, kw, 1)
@@ -219,7 +230,7 @@ class GlobalPoolHead(torch.nn.Module):
         self.kind, self.cout, self.hw = kind, int(channels), (int(hw[0]), int(hw[1]))
         if kind == "snn":
             slayer = import_slayer()
-            params = dict(DEFAULT_NEURON_PARAMS if neuron_params is None else neuron_params)
+            params = dict(ZOO_NEURON_PARAMS if neuron_params is None else neuron_params)
             n_in = channels * hw[0] * hw[1]
             self.flatten = slayer.block.cuba.Flatten()
             self.dense = slayer.block.cuba.Dense(params, n_in, channels, weight_scale=1, weight_norm=False,

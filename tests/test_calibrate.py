@@ -1,0 +1,127 @@
+"""Data-driven SNN init (neuromap.models.calibrate): every layer fires after calibration, on real digits."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import neuromap.train as train
+from neuromap.data.digits import DigitsSplit, load_digits_split
+from neuromap.data.encode import rate_encode
+from neuromap.errors import run_cli
+from neuromap.models import create_model
+from neuromap.models.calibrate import calibrate_snn, layer_rates
+
+
+def _digits(n: int, timesteps: int) -> torch.Tensor:
+    d = load_digits_split(0, 0.25)
+    return torch.from_numpy(rate_encode(d.x_train[:n], d.max_level, timesteps).astype(np.float32))
+
+
+@pytest.fixture(scope="module")
+def sqp() -> tuple[torch.nn.Module, torch.Tensor]:
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    snn = create_model("squeezenet_p", kind="snn", num_classes=10, input_shape=(1, 8, 8))
+    return snn, _digits(16, snn.depth + 12)
+
+
+def test_calibration_wakes_every_layer_of_a_deep_snn(sqp: tuple[torch.nn.Module, torch.Tensor]) -> None:
+    snn, x = sqp
+    before = layer_rates(snn, x)
+    assert len(before) == 11  # stem, 4 x (squeeze, expand), classifier, readout
+    # the problem being fixed: at SLAYER's default init activity dies out with depth
+    assert before[-1]["rate"] == 0.0 and before[-2]["rate"] == 0.0
+    report = calibrate_snn(snn, x, target_rate=0.1)
+    after = layer_rates(snn, x)
+    assert [r["name"] for r in report] == [r["name"] for r in after]
+    rates = np.array([r["rate"] for r in after])
+    assert np.all(rates > 0.03), rates  # every layer, the readout included, fires
+    assert np.all(np.abs(rates[:-1] - 0.1) < 0.03), rates  # hidden layers near the target
+    assert [r["rate_after"] for r in report] == pytest.approx(list(rates), abs=1e-6)
+    # the model's outputs now differ between digits (a gradient can reach every layer)
+    counts = snn(x).sum(-1)
+    assert counts.sum() > 0 and len({tuple(c.tolist()) for c in counts}) > 1
+
+
+def test_calibration_keeps_the_lava_neuron_and_8bit_weights(sqp: tuple[torch.nn.Module, torch.Tensor],
+                                                            tmp_path: Path) -> None:
+    import h5py
+
+    snn, x = sqp
+    calibrate_snn(snn, x, target_rate=0.1)
+    path = snn.export_hdf5(tmp_path / "cal.net")
+    fresh = create_model("squeezenet_p", kind="snn", num_classes=10, input_shape=(1, 8, 8))
+    ref = fresh.export_hdf5(tmp_path / "ref.net")
+    with h5py.File(path, "r") as fh, h5py.File(ref, "r") as fr:
+        layers = sorted(k for k in fh["layer"] if "weight" in fh["layer"][k])
+        assert len(layers) == 11  # stem, 8 Fire convs, classifier, dense readout
+        for k in layers:
+            w = fh[f"layer/{k}/weight"][()]
+            assert np.all(w == np.round(w)) and -256 <= w.min() and w.max() <= 254
+            # neuron parameters (threshold, decays) are the built ones: only the weights moved
+            for p in ("vThMant", "iDecay", "vDecay"):
+                assert fh[f"layer/{k}/neuron/{p}"][()] == fr[f"layer/{k}/neuron/{p}"][()]
+
+
+def test_calibration_handles_residual_layers() -> None:
+    torch.manual_seed(0)
+    snn = create_model("mnasnet", kind="snn", num_classes=10, input_shape=(1, 8, 8))
+    x = _digits(8, snn.depth + 12)
+    assert layer_rates(snn, x)[-1]["rate"] == 0.0  # 27 layers: silent readout at the built weights
+    # the deep-SNN default of neuromap.train (0.1 leaves the last MBConv layers silent)
+    report = calibrate_snn(snn, x, target_rate=0.2)
+    residual = [r for r in report if ".body." in r["name"]]
+    assert residual and all(r["weight_scale"] > 0 for r in residual)
+    after = layer_rates(snn, x)
+    assert all(r["rate"] > 0 for r in after), [round(r["rate"], 4) for r in after]
+
+
+def test_calibrate_only_touches_the_named_layers(sqp: tuple[torch.nn.Module, torch.Tensor]) -> None:
+    snn = create_model("squeezenet_p", kind="snn", num_classes=10, input_shape=(1, 8, 8))
+    _, x = sqp
+    stem = {k: v.clone() for k, v in snn.units[0].state_dict().items()}
+    report = calibrate_snn(snn, x, only=[snn.units[1]])
+    assert [r["name"] for r in report] == ["units.1.units.0.block", "units.1.units.1.block"]
+    assert all(torch.equal(v, snn.units[0].state_dict()[k]) for k, v in stem.items())
+
+
+def test_train_cli_calibrates_zoo_snns_and_records_rates(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def tiny(seed: int = 0, test_fraction: float = 0.25) -> DigitsSplit:
+        full = load_digits_split(seed, test_fraction)
+        return DigitsSplit(full.x_train[:64], full.y_train[:64], full.x_test[:20], full.y_test[:20])
+
+    monkeypatch.setattr(train, "load_digits_split", tiny)
+    base = ["--model", "squeezenet_p", "--kind", "snn", "--epochs", "1", "--no-progress",
+            "--out", str(tmp_path / "runs"), "--export", str(tmp_path / "m.net")]
+    assert run_cli(train.main, base + ["--name", "cal"]) == 0
+    config = json.loads((tmp_path / "runs" / "cal" / "config.json").read_text())
+    assert config["calibration"] == {"target_rate": train.CALIBRATE_RATE, "samples": train.CALIBRATE_SAMPLES}
+    assert train.default_calibrate_rate(11) == 0.1 and train.default_calibrate_rate(27) == 0.2
+    assert train.default_calibrate_rate(None) == 0.0  # digitnet keeps its recipe
+    cal = json.loads((tmp_path / "runs" / "cal" / "metrics.json").read_text())["snn"]["calibration"]
+    assert len(cal) == 11 and all(r["rate_after"] > 0.03 and r["weight_scale"] > 0 for r in cal)
+    assert run_cli(train.main, base + ["--name", "raw", "--calibrate-rate", "0"]) == 0
+    raw = json.loads((tmp_path / "runs" / "raw" / "metrics.json").read_text())["snn"]
+    assert "calibration" not in raw
+    assert json.loads((tmp_path / "runs" / "raw" / "config.json").read_text())["calibration"] is None
+
+
+def test_prune_calibrates_only_the_reinitialised_squeeze(sqp: tuple[torch.nn.Module, torch.Tensor]) -> None:
+    from neuromap.models.squeezenet import FIRE_NAMES
+    from neuromap.prune import _named_layers, fire_units, transfer_weights
+
+    _, x = sqp
+    base = create_model("squeezenet_p", kind="snn", num_classes=10, input_shape=(1, 8, 8), keep=list(FIRE_NAMES))
+    net = create_model("squeezenet_p", kind="snn", num_classes=10, input_shape=(1, 8, 8))  # F4 F6 F8 F9
+    fresh = transfer_weights(base, net)
+    assert fresh == ["F4.squeeze"]
+    layers = _named_layers(net, fresh)
+    assert layers == [fire_units(net)["F4"].units[0]]
+    kept = {k: v.clone() for k, v in net.state_dict().items() if not k.startswith("units.1.units.0.")}
+    report = calibrate_snn(net, x, only=layers)
+    assert [r["name"] for r in report] == ["units.1.units.0.block"]
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in kept.items())
