@@ -266,16 +266,10 @@ def slayer_layer_spikes(model: torch.nn.Module, spikes: np.ndarray) -> dict[str,
             def keep(_m: Any, _i: Any, out: torch.Tensor, name: str = name) -> None:
                 seen[name] = out.detach().cpu().numpy()
             hooks.append(mod.neuron.register_forward_hook(keep))
-    was = model.training
-    model.eval()
+    from neuromap.models.calibrate import run_hooked
+
     device = next(model.parameters()).device
-    try:
-        with torch.no_grad():
-            model(torch.as_tensor(spikes, dtype=torch.float32, device=device))
-    finally:
-        for h in hooks:
-            h.remove()
-        model.train(was)
+    run_hooked(model, torch.as_tensor(spikes, dtype=torch.float32, device=device), hooks)
     out = {}
     for name, s in seen.items():
         if s.ndim == 5:  # (N, C, H, W, T) -> (N, T, x, y, c) flattened in IR order
