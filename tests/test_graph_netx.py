@@ -293,3 +293,20 @@ def test_lava_sums_extra_input_edges_and_lags_them(kind: str) -> None:
     # Activity windows follow each layer's depth (lags included), so the lagged run's window
     # holds the same spikes; its depth is 3 steps more
     assert np.array_equal(one, lagged)
+
+
+def test_dense_join_reading_spatial_layers_round_trips(tmp_path: Path) -> None:
+    """A dense layer fed by two conv layers (one lagged): graph inputs store NetX's (c, y, x) flatten
+    order in the file and come back in the IR's own column order."""
+    from neuromap.graph import Edge, Layer
+
+    from helpers import CUBA
+
+    rng = np.random.default_rng(0)
+    layers = (Layer("input", "input", (4, 3, 2)), Layer("a", "conv", (4, 3, 5), CUBA),
+              Layer("b", "conv", (4, 3, 5), CUBA), Layer("d", "dense", (7,), CUBA))
+    w = lambda *s: rng.integers(-9, 9, s).astype(float)  # noqa: E731
+    edges = (Edge("input", "a", "conv", w(5, 3, 3, 2), padding=(1, 1)), Edge("a", "b", "conv", w(5, 1, 1, 5)),
+             Edge("a", "d", "dense", w(7, 60), lag=1), Edge("b", "d", "dense", w(7, 60)))
+    graph = NetworkGraph("t", layers, edges)
+    same_graph(graph, load_netx(write_netx(graph, tmp_path / "t.net")))
