@@ -9,6 +9,14 @@ For each zoo family (digits input 1 x 8 x 8, the train CLI's time steps, batch 3
     python benchmarks/train_speed.py [--families ...] [--batch 32] [--steps 5] [--threads 2]
 
 Without CUDA it reports the CPU side only. Prints a Markdown table and writes JSON with --json.
+
+On the device machine (its own Python and torch, no lava-dl, no internet), carry SLAYER's pure-Python
+sources in an ignored folder and put it on PYTHONPATH (its CUDA kernels JIT-compile there with nvcc):
+
+    mkdir -p .gpu/site/lava/lib/dl && cp -r .venv/lib/python3.10/site-packages/lava/lib/dl/slayer \
+        .gpu/site/lava/lib/dl/ && find .gpu -name '*.pt' -delete && echo /.gpu/ >> .git/info/exclude
+    # device run, carry [".gpu"]:
+    PYTHONPATH=$PWD/.gpu/site:$PWD python3 benchmarks/train_speed.py --steps 2 --json $OUT/speed.json
 """
 from __future__ import annotations
 
