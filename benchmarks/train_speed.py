@@ -27,7 +27,6 @@ import platform
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from neuromap.data.digits import load_digits_split

@@ -5,6 +5,8 @@ from typing import Any, Sequence
 
 import torch
 
+from neuromap.passes import eval_pass
+
 
 def count_params(model: torch.nn.Module, trainable_only: bool = True) -> int:
     """Number of parameter elements: weights, biases, norm affines (buffers such as BatchNorm running
@@ -82,13 +84,5 @@ def count_macs(model: torch.nn.Module, input_shape: Sequence[int]) -> dict[str, 
             handles.append(module.register_forward_hook(hook_for(name or "model", _linear_macs)))
         elif _is_mixed_kernel_conv(module):
             handles.append(module.register_forward_hook(hook_for(name or "model", _mixed_kernel_macs)))
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(torch.zeros(1, *(int(d) for d in input_shape)))
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
+    eval_pass(model, torch.zeros(1, *(int(d) for d in input_shape)), handles)
     return {"total": int(sum(layers.values())), "layers": layers}

@@ -31,6 +31,7 @@ import torch
 from neuromap.cost.accounting import fanin_sum
 from neuromap.errors import NeuromapError
 from neuromap.graph import Edge
+from neuromap.passes import eval_mode
 
 SYNAPSE_ATTRS = ("synapse", "input_synapse", "recurrent_synapse")
 
@@ -305,12 +306,7 @@ def measure_snn(model: torch.nn.Module, spikes: np.ndarray | torch.Tensor, batch
     x = torch.as_tensor(np.asarray(spikes) if not isinstance(spikes, torch.Tensor) else spikes)
     if x.dim() not in (3, 5) or x.shape[0] == 0:
         raise NeuromapError(f"expected spikes shaped (N, C, H, W, T) with N > 0, got {tuple(x.shape)}")
-    was_training = model.training
-    model.eval()
-    try:
-        with SynapseRecorder(model) as rec, torch.no_grad():
-            for start in range(0, int(x.shape[0]), max(1, int(batch_size))):
-                model(x[start:start + batch_size].float())
-    finally:
-        model.train(was_training)
+    with eval_mode(model), SynapseRecorder(model) as rec:
+        for start in range(0, int(x.shape[0]), max(1, int(batch_size))):
+            model(x[start:start + batch_size].float())
     return rec.result()

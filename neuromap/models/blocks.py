@@ -28,6 +28,7 @@ from neuromap.errors import NeuromapError
 # CUBA-LIF parameters in SLAYER units, shared with digitnet (fixed decays, no neuron norm:
 # see docs/models.md).
 from neuromap.models.digitnet import DEFAULT_NEURON_PARAMS
+from neuromap.passes import eval_pass
 
 #: Neuron parameters of the zoo's ConvUnit and GlobalPoolHead: digitnet's CUBA-LIF (same threshold and
 #: decays, so the same NetX/Lava neuron) with a 10x taller surrogate gradient (`scale_grad`, training
@@ -410,6 +411,15 @@ def spiking_depth(unit: torch.nn.Module) -> int:
     return 1
 
 
+def unit_kwargs(neuron_params: Mapping[str, Any] | None, weight_scale: float) -> dict[str, Any]:
+    """The keyword arguments a family passes to every unit: the SNN weight scale, and the neuron
+    parameters only when the caller overrides them (units default to ZOO_NEURON_PARAMS)."""
+    kw: dict[str, Any] = {"weight_scale": weight_scale}
+    if neuron_params is not None:
+        kw["neuron_params"] = neuron_params
+    return kw
+
+
 class UnitStack:
     """A family builder's units in order with the running spatial size (h, w); refuses an input
     that a stride would shrink to nothing."""
@@ -449,11 +459,7 @@ class TwinNet(torch.nn.Module):
         self.depth = sum(spiking_depth(u) for u in self.units)
         self.topology = [u.describe() for u in self.units]
         if kind == "snn":  # one dummy step fixes SLAYER's lazily-built shapes (export needs them)
-            was = self.training
-            self.eval()
-            with torch.no_grad():
-                self(torch.zeros(1, *self.input_shape, 1))
-            self.train(was)
+            eval_pass(self, torch.zeros(1, *self.input_shape, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for u in self.units:
@@ -508,14 +514,6 @@ def conv_macs(model: torch.nn.Module, input_shape: Sequence[int]) -> int:
             hooks.append(m.register_forward_hook(conv_hook))
         elif isinstance(m, torch.nn.Linear):
             hooks.append(m.register_forward_hook(lin_hook))
-    was = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(torch.zeros(1, *input_shape))
-    finally:
-        for h in hooks:
-            h.remove()
-        model.train(was)
+    eval_pass(model, torch.zeros(1, *input_shape), hooks)
     return int(total)
 

@@ -21,6 +21,8 @@ from typing import Any, Iterable
 
 import torch
 
+from neuromap.passes import eval_pass
+
 
 def _calibratable_blocks(model: torch.nn.Module) -> list[torch.nn.Module]:
     """SLAYER blocks with a trainable synapse weight and a spiking neuron, in module order."""
@@ -119,7 +121,7 @@ def calibrate_snn(model: torch.nn.Module, x: torch.Tensor, target_rate: float = 
     for b in blocks:
         handles.append(b.synapse.register_forward_hook(synapse_hook(b)))
         handles.append(b.neuron.register_forward_pre_hook(neuron_pre_hook(b)))
-    run_hooked(model, x, handles)
+    eval_pass(model, x, handles)
     return report
 
 
@@ -134,19 +136,5 @@ def layer_rates(model: torch.nn.Module, x: torch.Tensor) -> list[dict[str, Any]]
             rates.append({"name": names.get(id(block), "?"), "rate": float(out.float().mean()),
                           "active_fraction": float((out.sum(-1) > 0).float().mean())})
         handles.append(b.neuron.register_forward_hook(hook))
-    run_hooked(model, x, handles)
+    eval_pass(model, x, handles)
     return rates
-
-
-@torch.no_grad()
-def run_hooked(model: torch.nn.Module, x: torch.Tensor, handles: list[Any]) -> None:
-    """One eval-mode forward pass of `model` on `x` with hooks installed; the hooks are removed and
-    the train/eval mode restored afterwards, whatever happens."""
-    was = model.training
-    model.eval()
-    try:
-        model(x)
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was)

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from neuromap.errors import NeuromapError
+from neuromap.passes import eval_mode
 
 CONFIG_FILE = "config.json"
 
@@ -123,17 +124,12 @@ def snn_output_spikes(model: torch.nn.Module, spikes: np.ndarray, batch_size: in
     spikes = np.asarray(spikes)
     if spikes.ndim != 5:
         raise NeuromapError(f"expected spikes shaped (N, C, H, W, T), got {spikes.shape}")
-    was_training = model.training
-    model.eval()
     outs: list[np.ndarray] = []
-    try:
-        with torch.no_grad():
-            for start in range(0, len(spikes), max(1, int(batch_size))):
-                x = torch.from_numpy(spikes[start:start + batch_size].astype(np.float32))
-                out = model(x)
-                outs.append(out.reshape(out.shape[0], -1, out.shape[-1]).round().to(torch.uint8).numpy())
-    finally:
-        model.train(was_training)
+    with eval_mode(model):
+        for start in range(0, len(spikes), max(1, int(batch_size))):
+            x = torch.from_numpy(spikes[start:start + batch_size].astype(np.float32))
+            out = model(x)
+            outs.append(out.reshape(out.shape[0], -1, out.shape[-1]).round().to(torch.uint8).numpy())
     if not outs:
         return np.zeros((0, int(getattr(model, "num_classes", 0)), spikes.shape[-1]), dtype=np.uint8)
     return np.concatenate(outs, axis=0)

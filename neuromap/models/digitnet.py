@@ -10,6 +10,7 @@ from typing import Any, Mapping, Sequence, Union
 import torch
 
 from neuromap.models import register_model
+from neuromap.passes import eval_pass
 
 
 def import_slayer() -> Any:
@@ -159,11 +160,7 @@ class SpikingNet(torch.nn.Module):
             shape = out_shape
         self.blocks = torch.nn.ModuleList(blocks)
         # One dummy step fixes every neuron/flatten shape, which NetX export needs.
-        was_training = self.training
-        self.eval()
-        with torch.no_grad():
-            self(torch.zeros(1, *self.input_shape, 1))
-        self.train(was_training)
+        eval_pass(self, torch.zeros(1, *self.input_shape, 1))
 
     def forward(self, spikes: torch.Tensor) -> torch.Tensor:
         """Run the blocks on float spikes (N, C, H, W, T); returns spikes (N, num_classes, T)."""

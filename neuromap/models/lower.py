@@ -27,6 +27,7 @@ import torch
 
 from neuromap.errors import NeuromapError
 from neuromap.graph import Edge, Layer, NetworkGraph, conv_output_shape
+from neuromap.passes import eval_mode, eval_pass
 
 #: SLAYER's weight scale (1 << 6): a float weight w is the integer mantissa w * 64 in NetX.
 WEIGHT_SCALE = 64
@@ -154,19 +155,14 @@ def lower_snn(model: torch.nn.Module) -> NetworkGraph:
                             f"with create_model(..., kind='snn')")
     b = _Builder(getattr(model, "name", type(model).__name__), tuple(int(d) for d in input_shape))
     names = {m: n for n, m in model.named_modules()}
-    was = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            x = Routed.of(b.layers[0])
-            if isinstance(model, zoo.TwinNet):
-                for unit in model.units:
-                    x = _lower_unit(b, unit, x, names, zoo)
-            else:
-                for block in model.blocks:
-                    x = _lower_block(b, block, x, names)
-    finally:
-        model.train(was)
+    with eval_mode(model):
+        x = Routed.of(b.layers[0])
+        if isinstance(model, zoo.TwinNet):
+            for unit in model.units:
+                x = _lower_unit(b, unit, x, names, zoo)
+        else:
+            for block in model.blocks:
+                x = _lower_block(b, block, x, names)
     if any(lag for _, _, lag in x.channels) or len({s for s, _, _ in x.channels}) != 1:
         raise NeuromapError(f"{b.name}: the output is not one neuron layer; end the network in a "
                             f"conv or dense layer")
@@ -266,10 +262,8 @@ def slayer_layer_spikes(model: torch.nn.Module, spikes: np.ndarray) -> dict[str,
             def keep(_m: Any, _i: Any, out: torch.Tensor, name: str = name) -> None:
                 seen[name] = out.detach().cpu().numpy()
             hooks.append(mod.neuron.register_forward_hook(keep))
-    from neuromap.models.calibrate import run_hooked
-
     device = next(model.parameters()).device
-    run_hooked(model, torch.as_tensor(spikes, dtype=torch.float32, device=device), hooks)
+    eval_pass(model, torch.as_tensor(spikes, dtype=torch.float32, device=device), hooks)
     out = {}
     for name, s in seen.items():
         if s.ndim == 5:  # (N, C, H, W, T) -> (N, T, x, y, c) flattened in IR order

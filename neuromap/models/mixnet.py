@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from neuromap.models import register_model
-from neuromap.models.blocks import TwinNet
+from neuromap.models.blocks import TwinNet, unit_kwargs
 from neuromap.models.mnasnet import build_mbconv_net
 
 STAGES: tuple[tuple[Any, ...], ...] = ((24, 2, 2, 3, (3,)), (40, 2, 2, 4, (3, 5, 7)), (80, 2, 2, 4, (3, 5)),
@@ -25,7 +25,5 @@ def mixnet(kind: str = "snn", num_classes: int = 10, input_shape: tuple[int, ...
            stages: Sequence[Sequence[Any]] = STAGES, stem: int = STEM, head: int = HEAD,
            neuron_params: Mapping[str, Any] | None = None, weight_scale: float = 2.0) -> TwinNet:
     """Build the MixNet `kind` twin."""
-    kw: dict[str, Any] = {"weight_scale": weight_scale}
-    if neuron_params is not None:
-        kw["neuron_params"] = neuron_params
+    kw = unit_kwargs(neuron_params, weight_scale)
     return build_mbconv_net("mixnet", kind, num_classes, input_shape, stem, stages, head, kw)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from neuromap.models import register_model
-from neuromap.models.blocks import ConvUnit, TwinNet, UnitStack, mbconv
+from neuromap.models.blocks import ConvUnit, TwinNet, UnitStack, mbconv, unit_kwargs
 
 STAGES: tuple[tuple[Any, ...], ...] = ((24, 2, 2, 3, 3), (40, 2, 2, 3, 5), (80, 2, 2, 6, 3), (96, 1, 1, 6, 3))
 STEM, HEAD = 16, 256
@@ -46,7 +46,5 @@ def mnasnet(kind: str = "snn", num_classes: int = 10, input_shape: tuple[int, ..
             stages: Sequence[Sequence[Any]] = STAGES, stem: int = STEM, head: int = HEAD,
             neuron_params: Mapping[str, Any] | None = None, weight_scale: float = 2.0) -> TwinNet:
     """Build the MnasNet `kind` twin."""
-    kw: dict[str, Any] = {"weight_scale": weight_scale}
-    if neuron_params is not None:
-        kw["neuron_params"] = neuron_params
+    kw = unit_kwargs(neuron_params, weight_scale)
     return build_mbconv_net("mnasnet", kind, num_classes, input_shape, stem, stages, head, kw, sep_out=16)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from neuromap.models import register_model
-from neuromap.models.blocks import ConvUnit, ShuffleUnit, TwinNet, UnitStack
+from neuromap.models.blocks import ConvUnit, ShuffleUnit, TwinNet, UnitStack, unit_kwargs
 
 STAGES: tuple[tuple[int, int], ...] = ((48, 2), (96, 4), (192, 2))
 STEM, HEAD = 24, 256
@@ -26,9 +26,7 @@ def shufflenetv2(kind: str = "snn", num_classes: int = 10, input_shape: tuple[in
                  stages: Sequence[Sequence[int]] = STAGES, stem: int = STEM, head: int = HEAD,
                  neuron_params: Mapping[str, Any] | None = None, weight_scale: float = 2.0) -> TwinNet:
     """Build the ShuffleNetV2 `kind` twin."""
-    kw: dict[str, Any] = {"weight_scale": weight_scale}
-    if neuron_params is not None:
-        kw["neuron_params"] = neuron_params
+    kw = unit_kwargs(neuron_params, weight_scale)
     stack = UnitStack("shufflenetv2", input_shape)
     add = stack.add
     add(ConvUnit(kind, int(input_shape[0]), stem, 3, stride=_stem_stride(input_shape), **kw))

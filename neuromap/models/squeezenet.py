@@ -21,7 +21,7 @@ import torch
 
 from neuromap.errors import NeuromapError
 from neuromap.models import register_model
-from neuromap.models.blocks import Chain, ConvUnit, PoolUnit, Residual, TwinNet, UnitStack
+from neuromap.models.blocks import Chain, ConvUnit, PoolUnit, Residual, TwinNet, UnitStack, unit_kwargs
 
 
 @dataclass(frozen=True)
@@ -117,9 +117,7 @@ def squeezenet_units(kind: str, num_classes: int, input_shape: Sequence[int], ke
 def _build(name: str, kind: str, num_classes: int, input_shape: tuple[int, ...], keep: Sequence[str] | None,
            bypass: bool, downsample: str, neuron_params: Mapping[str, Any] | None,
            weight_scale: float) -> TwinNet:
-    kw: dict[str, Any] = {"weight_scale": weight_scale}
-    if neuron_params is not None:
-        kw["neuron_params"] = neuron_params
+    kw = unit_kwargs(neuron_params, weight_scale)
     units, desc = squeezenet_units(kind, num_classes, input_shape, keep, bypass, downsample, **kw)
     return TwinNet(name, kind, units, input_shape, num_classes, desc)
 
