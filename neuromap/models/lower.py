@@ -18,8 +18,9 @@ diagonal, which is exact but stores more synapses (docs/netx-graph-format.md).
 from __future__ import annotations
 
 import itertools
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import h5py
 import numpy as np
@@ -51,6 +52,13 @@ class Routed:
     def shape(self) -> tuple[int, ...]:
         return (*self.hw, len(self.channels))
 
+    def by_source(self) -> dict[tuple[str, int], list[tuple[int, int]]]:
+        """Channels grouped per (source layer, lag): [(channel here, channel in the source), ...]."""
+        groups: dict[tuple[str, int], list[tuple[int, int]]] = {}
+        for ch, (src, sc, lag) in enumerate(self.channels):
+            groups.setdefault((src, lag), []).append((ch, sc))
+        return groups
+
     def delayed(self, steps: int) -> "Routed":
         return Routed(self.hw, tuple((s, c, lag + steps) for s, c, lag in self.channels))
 
@@ -75,12 +83,10 @@ class _Builder:
                    extra: list[tuple[Routed, np.ndarray, int]] = ()) -> Routed:
         """A SLAYER conv block reading `x`, plus `extra` (tensor, (c, 1, 1, 1) depthwise identity
         weight, groups) inputs summed into the same neurons (residual shortcuts)."""
-        cfg = _export(block)
         from neuromap.netx.load import _conv  # the loader's translation, on the block's own export
 
-        probe = Layer("probe", "input", x.shape)
-        lay, edge = _conv(cfg["root"], probe, name, f"layer {name}")
-        cfg["file"].close()
+        with _exported(block) as cfg:
+            lay, edge = _conv(cfg, Layer("probe", "input", x.shape), name, f"layer {name}")
         self.layers.append(lay)
         self._route(x, lay, edge)
         for src, weight, groups in extra:
@@ -91,21 +97,16 @@ class _Builder:
         return Routed.of(lay)
 
     def dense_block(self, block: Any, name: str, x: Routed) -> Routed:
-        cfg = _export(block)
         from neuromap.netx.load import _dense
 
-        probe = Layer("probe", "input", x.shape)
-        lay, edges = _dense(cfg["root"], probe, name, f"layer {name}", flatten=len(x.shape) == 3,
-                            recurrent=False)
-        cfg["file"].close()
+        with _exported(block) as cfg:
+            lay, edges = _dense(cfg, Layer("probe", "input", x.shape), name, f"layer {name}",
+                                flatten=len(x.shape) == 3, recurrent=False)
         self.layers.append(lay)
         edge = edges[0]
         # columns are in the probe's C order over (x, y, c): group them by routed source
         cols = np.arange(edge.weight.shape[1]).reshape(x.shape)
-        groups: dict[tuple[str, int], list[tuple[int, int]]] = {}
-        for ch, (src, sc, lag) in enumerate(x.channels):
-            groups.setdefault((src, lag), []).append((ch, sc))
-        for (src, lag), pairs in groups.items():
+        for (src, lag), pairs in x.by_source().items():
             src_lay = self.layer(src)
             w = np.zeros((edge.weight.shape[0], src_lay.size))
             tgt = np.arange(src_lay.size).reshape(src_lay.shape)
@@ -117,18 +118,14 @@ class _Builder:
     def _route(self, x: Routed, lay: Layer, edge: Edge) -> None:
         """Edges into `lay` equal to `edge` applied to the routed tensor `x`."""
         weight, groups = edge.weight, edge.groups
-        sources = sorted({(s, lag) for s, _, lag in x.channels})
+        by_src = x.by_source()
         if groups > 1:
-            src, lag = sources[0]
-            in_order = [c for _, c, _ in x.channels] == list(range(self.layer(src).shape[2]))
-            if len(sources) == 1 and in_order:
+            (src, lag), pairs = next(iter(by_src.items()))
+            if len(by_src) == 1 and [sc for _, sc in pairs] == list(range(self.layer(src).shape[2])):
                 self.edges.append(Edge(src, lay.name, "conv", weight, edge.stride, edge.padding,
                                        edge.dilation, groups, lag=int(lag)))
                 return
             weight = _ungroup(weight, groups)
-        by_src: dict[tuple[str, int], list[tuple[int, int]]] = {}
-        for ch, (src, sc, lag) in enumerate(x.channels):
-            by_src.setdefault((src, lag), []).append((ch, sc))
         for (src, lag), pairs in by_src.items():
             n_src = self.layer(src).shape[2]
             if [sc for _, sc in pairs] == list(range(n_src)):
@@ -234,12 +231,13 @@ def _ungroup(weight: np.ndarray, groups: int) -> np.ndarray:
     return full
 
 
-def _export(block: Any) -> dict[str, Any]:
-    """The block's own NetX export, in memory."""
-    f = h5py.File(f"lower-{next(_COUNTER)}.h5", "w", driver="core", backing_store=False)
-    group = f.create_group("layer")
-    block.export_hdf5(group)
-    return {"file": f, "root": group}
+@contextmanager
+def _exported(block: Any) -> Iterator[h5py.Group]:
+    """The block's own NetX export, in an in-memory HDF5 file closed on leaving."""
+    with h5py.File(f"lower-{next(_COUNTER)}.h5", "w", driver="core", backing_store=False) as f:
+        group = f.create_group("layer")
+        block.export_hdf5(group)
+        yield group
 
 
 def _short(name: str) -> str:
