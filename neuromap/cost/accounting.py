@@ -117,19 +117,35 @@ def reach_mask(post_mask: np.ndarray, edge: Edge, src_shape: tuple[int, ...],
     if edge.kind in ("dense", "average"):
         return (edge.weight[post_mask] != 0).any(axis=0) if edge.kind == "average" \
             else np.full(int(np.prod(src_shape)), bool(post_mask.any()))
-    X, Y, C = src_shape
     Xo, Yo, Co = dst_shape
-    G = edge.groups
-    mg = post_mask.reshape(Xo, Yo, G, Co // G).any(axis=-1)
+    marked = post_mask.reshape(Xo, Yo, edge.groups, Co // edge.groups).any(axis=-1)
+    return _scatter_taps(marked, edge, src_shape)
+
+
+def conv_fanout(post_mask: np.ndarray, edge: Edge, src_shape: tuple[int, ...],
+                dst_shape: tuple[int, ...]) -> np.ndarray:
+    """For each source neuron of a conv edge, its synapses onto the marked destination neurons."""
+    Xo, Yo, Co = dst_shape
+    marked = post_mask.reshape(Xo, Yo, edge.groups, Co // edge.groups).sum(axis=-1)
+    return _scatter_taps(marked, edge, src_shape)
+
+
+def _scatter_taps(per_out: np.ndarray, edge: Edge, src_shape: tuple[int, ...]) -> np.ndarray:
+    """Every in-bounds kernel tap of a conv edge scattered back onto its input: `per_out` is
+    (x_out, y_out, groups), bool (any marked output; the taps are OR-ed) or counts (summed); the
+    result is per source neuron, in the source's C order."""
+    X, Y, C = src_shape
+    Xo, Yo, G = per_out.shape
     (px, py), (sx, sy), (dx, dy) = edge.padding, edge.stride, edge.dilation
     _, kx, ky, _ = edge.weight.shape
-    reach = np.zeros((X + 2 * px + (kx - 1) * dx + sx, Y + 2 * py + (ky - 1) * dy + sy, G), bool)
+    acc = np.zeros((X + 2 * px + (kx - 1) * dx + sx, Y + 2 * py + (ky - 1) * dy + sy, G), per_out.dtype)
+    add = np.logical_or if per_out.dtype == bool else np.add
     for i in range(kx):
         for j in range(ky):
-            reach[i * dx: i * dx + sx * (Xo - 1) + 1: sx,
-                  j * dy: j * dy + sy * (Yo - 1) + 1: sy, :] |= mg
-    reach = reach[px: px + X, py: py + Y, :]
-    return np.repeat(reach, C // G, axis=-1).reshape(-1)
+            view = acc[i * dx: i * dx + sx * (Xo - 1) + 1: sx, j * dy: j * dy + sy * (Yo - 1) + 1: sy, :]
+            add(view, per_out, out=view)
+    acc = acc[px: px + X, py: py + Y, :]
+    return np.repeat(acc, C // G, axis=-1).reshape(-1)
 
 
 def _add_traffic(traffic: np.ndarray, graph: NetworkGraph, mapping: Mapping, edge: Edge,

@@ -332,7 +332,7 @@ def _core_axons_exact(ug: UnitGraph, core_of_unit: np.ndarray, core: int, src: s
 
 def neuron_core_usage(graph: NetworkGraph, assignment, n_cores: int, profile: HardwareProfile) -> Usage:
     """Exact resource use per core of an arbitrary neuron -> core assignment."""
-    from ..cost.accounting import reach_mask
+    from ..cost.accounting import conv_fanout, reach_mask
     neuron_use = np.zeros(n_cores)
     neurons = np.zeros(n_cores)
     memory = np.zeros(n_cores)
@@ -361,10 +361,11 @@ def neuron_core_usage(graph: NetworkGraph, assignment, n_cores: int, profile: Ha
                     if profile.conv_weight_sharing:
                         ch = int(post.reshape(size).any(axis=(0, 1)).sum())
                         memory[c] += int(kernel_words(e, ch, profile))
+                        r = reach_mask(post, e, ssize, size)
                     else:
-                        fan = fanout_count(post, e, ssize, size)
+                        fan = conv_fanout(post, e, ssize, size)
                         memory[c] += int(list_words(fan, profile).sum())
-                    r = reach_mask(post, e, ssize, size)
+                        r = fan > 0
                 key = (e.src, int(c))
                 reach[key] = reach[key] | r if key in reach else r
     for (src, c), r in reach.items():
@@ -373,23 +374,6 @@ def neuron_core_usage(graph: NetworkGraph, assignment, n_cores: int, profile: Ha
         if lay.on_chip:
             routes += np.bincount(np.asarray(assignment[src])[r], minlength=n_cores)
     return Usage(neuron_use, neurons, memory, axons, routes)
-
-
-def fanout_count(post_mask: np.ndarray, edge: Edge, src_shape: tuple[int, int, int],
-                 dst_shape: tuple[int, int, int]) -> np.ndarray:
-    """For each source neuron, its conv synapses onto the marked destination neurons."""
-    X, Y, C = src_shape
-    Xo, Yo, Co = dst_shape
-    G = edge.groups
-    mg = post_mask.reshape(Xo, Yo, G, Co // G).sum(axis=-1)
-    (px, py), (sx, sy), (dx, dy) = edge.padding, edge.stride, edge.dilation
-    _, kx, ky, _ = edge.weight.shape
-    acc = np.zeros((X + 2 * px + (kx - 1) * dx + sx, Y + 2 * py + (ky - 1) * dy + sy, G), np.int64)
-    for i in range(kx):
-        for j in range(ky):
-            acc[i * dx: i * dx + sx * (Xo - 1) + 1: sx, j * dy: j * dy + sy * (Yo - 1) + 1: sy, :] += mg
-    acc = acc[px: px + X, py: py + Y, :]
-    return np.repeat(acc, C // G, axis=-1).reshape(-1)
 
 
 def describe(what: str, value: float, limit: float, profile: HardwareProfile) -> str:
