@@ -22,9 +22,8 @@ import numpy as np
 import torch
 
 from neuromap.models import create_model
-from neuromap.models.lower import slayer_layer_spikes
+from neuromap.models.lower import lava_mismatches
 from neuromap.netx.load import load_netx
-from neuromap.sim.activity import depths
 from neuromap.sim.lava import ensure_lava_importable, simulate_lava
 
 FAMILIES = ["squeezenet", "squeezenet_p", "shufflenetv2", "mnasnet", "mixnet"]
@@ -37,24 +36,14 @@ def check(family: str, steps: int, seed: int, rate: float) -> dict:
         graph = load_netx(model.export_hdf5(Path(tmp) / f"{family}.net"))
     rng = np.random.default_rng(seed)
     x = (rng.random((1, 1, 8, 8, steps)) < rate).astype(np.float32)
-    depth = depths(graph)
-    tail = max(depth.values()) + 1
-    ref = slayer_layer_spikes(model, np.concatenate([x, np.zeros(x.shape[:-1] + (tail,), np.float32)], -1))
     t0 = time.perf_counter()
     act = simulate_lava(graph, x.transpose(0, 3, 2, 1, 4))
     wall = time.perf_counter() - t0
-    mismatches, spikes, silent, worst = 0, 0, [], None
-    for lay in graph.layers[1:]:
-        d = depth[lay.name]
-        want = ref[lay.name][:, d - 1:d - 1 + steps]
-        got = act.events[lay.name]
-        bad = int((got != want).sum())
-        mismatches += bad
-        spikes += int(got.sum())
-        if bad and worst is None:
-            worst = lay.name
-        if not got.any():
-            silent.append(lay.name)
+    checks = lava_mismatches(model, graph, x, act)
+    mismatches = sum(bad for bad, _ in checks.values())
+    spikes = sum(n for _, n in checks.values())
+    worst = next((name for name, (bad, _) in checks.items() if bad), None)
+    silent = [name for name, (_, n) in checks.items() if n == 0]
     return {"family": family, "layers": len(graph.layers) - 1, "neurons": graph.num_neurons,
             "joins": sum(len([e for e in graph.in_edges(lay.name) if e.src != lay.name]) > 1
                          for lay in graph.layers),

@@ -56,3 +56,16 @@ def small_conv_net(path: Path, seed: int = 0) -> Path:
         {"type": "dense", "shape": np.array([5]), "weight": rng.integers(-30, 60, (5, 144)).astype(float),
          "inFeatures": 144, "outFeatures": 5, **neuron},
     ])
+
+
+def run_deploy(net: Path, out: Path, samples: int) -> tuple[int, dict]:
+    """`python -m neuromap.deploy --target sim` on `net`, reports under `out`; (exit code, summary)."""
+    import json
+
+    from neuromap import deploy
+    from neuromap.errors import run_cli
+
+    summary = out / "summary.json"
+    code = run_cli(deploy.main, ["--target", "sim", "--model", str(net), "--samples", str(samples), "--quiet",
+                                 "--out", str(out / "reports"), "--summary-json", str(summary)])
+    return code, (json.loads(summary.read_text()) if code == 0 else {})

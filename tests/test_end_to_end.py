@@ -6,8 +6,10 @@ import json
 
 import pytest
 
-from neuromap import deploy, train
+from neuromap import train
 from neuromap.errors import run_cli
+
+from helpers import run_deploy
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +31,8 @@ def test_stock_netx_loads_our_export(trained):
 
 def test_deploy_agrees_with_slayer(trained):
     root, net = trained
-    summary = root / "summary.json"
-    code = run_cli(deploy.main, ["--target", "sim", "--model", str(net), "--samples", "6", "--quiet",
-                                 "--out", str(root / "reports"), "--summary-json", str(summary)])
+    code, s = run_deploy(net, root, 6)
     assert code == 0
-    s = json.loads(summary.read_text())
     assert s["samples"] == 6 and s["steps_per_sample"] == 16
     # samples run back to back in one Lava runtime; every output count equals SLAYER's
     assert s["agreement_with_slayer"] == 1.0

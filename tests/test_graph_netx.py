@@ -14,7 +14,7 @@ import torch
 from neuromap.errors import NeuromapError
 from neuromap.graph import NetworkGraph
 from neuromap.models import create_model
-from neuromap.models.lower import lower_snn, slayer_layer_spikes
+from neuromap.models.lower import lava_mismatches, lower_snn
 from neuromap.models.squeezenet import _build as build_squeezenet
 from neuromap.netx.load import load_netx
 from neuromap.netx.write import write_netx
@@ -201,28 +201,18 @@ def test_writer_refuses_a_graph_out_of_order() -> None:
 # ------------------------------------------------------------------ Lava == SLAYER, every layer
 @pytest.mark.parametrize("family", FAMILIES)
 def test_lava_equals_slayer_at_every_layer(tmp_path: Path, family: str) -> None:
-    from neuromap.sim.activity import depths
     from neuromap.sim.lava import simulate_lava
 
     model = small(family, seed=1)
     graph = load_netx(model.export_hdf5(tmp_path / "m.net"))
-    T = 32
     rng = np.random.default_rng(1)
-    x = (rng.random((1, 1, 8, 8, T)) < 0.3).astype(np.float32)
-    depth = depths(graph)
-    tail = max(depth.values()) + 1
-    ref = slayer_layer_spikes(model, np.concatenate([x, np.zeros(x.shape[:-1] + (tail,), np.float32)], -1))
+    x = (rng.random((1, 1, 8, 8, 32)) < 0.3).astype(np.float32)
     act = simulate_lava(graph, x.transpose(0, 3, 2, 1, 4))
-    silent = []
-    for lay in graph.layers[1:]:
-        d = depth[lay.name]
-        want = ref[lay.name][:, d - 1:d - 1 + T]
-        got = act.events[lay.name]
-        assert got.shape == want.shape
-        mismatches = int((got != want).sum())
-        assert mismatches == 0, f"{lay.name}: {mismatches} spikes differ between Lava and SLAYER"
-        if not got.any():
-            silent.append(lay.name)
+    checks = lava_mismatches(model, graph, x, act)
+    assert list(checks) == [lay.name for lay in graph.layers[1:]]
+    for name, (mismatches, _) in checks.items():
+        assert mismatches == 0, f"{name}: {mismatches} spikes differ between Lava and SLAYER"
+    silent = [name for name, (_, spikes) in checks.items() if spikes == 0]
     assert len(silent) <= 2, f"too many silent layers for a meaningful check: {silent}"
 
 
@@ -243,9 +233,9 @@ def test_deploy_runs_a_graph_model_and_agrees_with_its_slayer_twin(tmp_path: Pat
     """train-side files (config + checkpoint + export) of a small ShuffleNetV2, then the deploy CLI."""
     import json
 
-    from neuromap import deploy
-    from neuromap.errors import run_cli
     from neuromap.models.checkpoint import save_checkpoint
+
+    from helpers import run_deploy
 
     kwargs = {"stages": [[8, 2], [16, 2]], "stem": 8, "head": 16}
     model = create_model("shufflenetv2", kind="snn", input_shape=(1, 8, 8), **kwargs)
@@ -254,11 +244,8 @@ def test_deploy_runs_a_graph_model_and_agrees_with_its_slayer_twin(tmp_path: Pat
                                  "input_shape": [1, 8, 8], "model_kwargs": kwargs})
     net = model.export_hdf5(tmp_path / "shuffle.net", {"dataset": "digits", "timesteps": 16, "max_level": 16,
                                                         "seed": 0, "run_dir": str(run)})
-    summary = tmp_path / "summary.json"
-    code = run_cli(deploy.main, ["--target", "sim", "--model", str(net), "--samples", "2", "--quiet",
-                                 "--out", str(tmp_path / "reports"), "--summary-json", str(summary)])
+    code, s = run_deploy(net, tmp_path, 2)
     assert code == 0
-    s = json.loads(summary.read_text())
     assert s["samples"] == 2 and s["output_counts_equal_slayer"] == 1.0
     report = json.loads((tmp_path / "reports" / "shuffle" / "report.json").read_text())
     assert report["synops_per_inference"] > 0

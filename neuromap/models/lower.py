@@ -270,3 +270,27 @@ def slayer_layer_spikes(model: torch.nn.Module, spikes: np.ndarray) -> dict[str,
             s = s.reshape(s.shape[0], -1, s.shape[-1]).transpose(0, 2, 1)
         out[name] = s.reshape(s.shape[0], s.shape[1], -1)
     return out
+
+
+def lava_mismatches(model: torch.nn.Module, graph: NetworkGraph, spikes: np.ndarray,
+                    activity: Any) -> dict[str, tuple[int, int]]:
+    """Layer by layer, ``{layer: (spikes that differ, Lava spikes)}`` between `activity` (Lava's
+    Activity of `graph` on `spikes` (N, C, H, W, T)) and the SLAYER `model` on the same spikes.
+
+    Lava's window of a layer at depth ``d`` is SLAYER's neuron output from step ``d - 1`` on, so
+    SLAYER runs with a zero tail of the network's depth to produce the whole window."""
+    from neuromap.sim.activity import depths
+
+    depth = depths(graph)
+    T = spikes.shape[-1]
+    tail = np.zeros(spikes.shape[:-1] + (max(depth.values()) + 1,), np.float32)
+    ref = slayer_layer_spikes(model, np.concatenate([spikes.astype(np.float32), tail], -1))
+    out = {}
+    for lay in graph.layers[1:]:
+        d = depth[lay.name]
+        want, got = ref[lay.name][:, d - 1:d - 1 + T], activity.events[lay.name]
+        if got.shape != want.shape:
+            raise NeuromapError(f"layer {lay.name}: Lava gives {got.shape}, SLAYER {want.shape}; "
+                                f"the file does not come from this model")
+        out[lay.name] = (int((got != want).sum()), int(got.sum()))
+    return out
