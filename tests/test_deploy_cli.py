@@ -12,7 +12,6 @@ import pytest
 from neuromap.deploy import main
 from neuromap.errors import run_cli
 
-from conftest import lava_dl_net
 from helpers import small_conv_net, write_net
 
 
