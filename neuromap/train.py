@@ -55,6 +55,9 @@ TRUE_RATE, FALSE_RATE = 0.5, 0.05
 #: nets stay silent). Without it the activity of the 11- to 28-layer SNNs dies out with depth.
 CALIBRATE_RATE, CALIBRATE_RATE_DEEP, CALIBRATE_DEEP = 0.1, 0.2, 16
 CALIBRATE_SAMPLES = 32
+#: The signal report (neuromap.models.signal: per-layer class separability, rates, latency) runs on the
+#: first SIGNAL_SAMPLES training samples, at init and after training.
+SIGNAL_SAMPLES = 128
 
 
 def default_calibrate_rate(depth: int | None) -> float:
@@ -169,6 +172,16 @@ class _Twin:
         levels = self.x_train[:n].numpy()
         return torch.from_numpy(rate_encode(levels, self.max_level, self.timesteps).astype(np.float32))
 
+    def signal(self, model: torch.nn.Module) -> dict[str, Any]:
+        """neuromap.models.signal report on the first SIGNAL_SAMPLES training samples, rounded."""
+        from neuromap.models.signal import signal_report
+
+        n = min(SIGNAL_SAMPLES, len(self.y_train))
+        rep = signal_report(model, self.batch(torch.arange(n)), self.y_train[:n], self.num_classes, self.kind)
+        rnd = lambda r: {k: (round(v, 5) if isinstance(v, float) else v) for k, v in r.items()}  # noqa: E731
+        return {"samples": rep["samples"], "chance": round(rep["chance"], 5),
+                "layers": [rnd(r) for r in rep["layers"]], "output": rnd(rep["output"])}
+
     def batch(self, idx: torch.Tensor) -> torch.Tensor:
         """Model input for training rows `idx` (SNN: rate-coded spikes, encoded on the fly)."""
         if self.kind == "snn":
@@ -193,30 +206,40 @@ class _Twin:
                                    for i in range(0, len(self.x_test), ENCODE_BATCH)])
 
 
+def initial_model(kind: str, config: dict[str, Any], twin: _Twin,
+                  calibrate: bool = True) -> tuple[torch.nn.Module, list[dict[str, Any]] | None]:
+    """The `kind` twin as training starts: seeded init and, for an SNN whose config asks for it, the
+    data-driven calibration (neuromap.models.calibrate). Returns (model, calibration report or None)."""
+    _seed_everything(int(config["seed"]) + (0 if kind == "snn" else 1))
+    model = create_model(config["model"], kind=kind, num_classes=config["num_classes"],
+                         input_shape=tuple(config["input_shape"]), **config["model_kwargs"])
+    calibration = config.get("calibration")
+    if not (kind == "snn" and calibration and calibrate):
+        return model, None
+    from neuromap.models.calibrate import calibrate_snn
+
+    report = calibrate_snn(model, twin.calibration_batch(int(calibration["samples"])),
+                           target_rate=float(calibration["target_rate"]))
+    return model, report
+
+
 def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, resume: bool,
                 progress: bool) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Train one twin with per-epoch checkpoints in run_dir/checkpoint/; returns (model, metrics)."""
     from tqdm import tqdm
 
     twin = _Twin(kind, config, data)
-    _seed_everything(int(config["seed"]) + (0 if kind == "snn" else 1))
-    model = create_model(config["model"], kind=kind, num_classes=config["num_classes"],
-                         input_shape=tuple(config["input_shape"]), **config["model_kwargs"])
+    resuming = resume and (run_dir / "checkpoint" / f"{kind}.pt").is_file()
+    t0 = time.perf_counter()
+    model, cal_report = initial_model(kind, config, twin, calibrate=not resuming)
+    train_seconds = time.perf_counter() - t0 if cal_report is not None else 0.0  # calibration is training cost
     optimizer = torch.optim.Adam(model.parameters(), lr=float(config["lr"]))
     generator = torch.Generator().manual_seed(int(config["seed"]))
     epochs = int(config["epochs"])
     ckpt_path = run_dir / "checkpoint" / f"{kind}.pt"
-    start_epoch, train_seconds = 0, 0.0
-    calibration = config.get("calibration")
-    cal_report: list[dict[str, Any]] | None = None
-    if kind == "snn" and calibration and not (resume and ckpt_path.is_file()):
-        from neuromap.models.calibrate import calibrate_snn
-
-        t0 = time.perf_counter()
-        cal_report = calibrate_snn(model, twin.calibration_batch(int(calibration["samples"])),
-                                   target_rate=float(calibration["target_rate"]))
-        train_seconds += time.perf_counter() - t0  # part of the training cost
-    if resume and ckpt_path.is_file():
+    start_epoch = 0
+    signal_init = None if resuming else twin.signal(model)
+    if resuming:
         state = safe_torch_load(ckpt_path)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -264,6 +287,9 @@ def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, res
         "epochs": epochs,
         "train_seconds": round(train_seconds, 2),
     }
+    if signal_init is not None:
+        metrics["signal_init"] = signal_init
+    metrics["signal"] = twin.signal(model)
     if kind == "snn":
         counts = twin.test_counts(model)
         metrics["test_tie_fraction"] = float(((counts == counts.max(1, keepdims=True)).sum(1) > 1).mean())
@@ -272,6 +298,20 @@ def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, res
             metrics["calibration"] = [{k: (round(v, 5) if isinstance(v, float) else v) for k, v in r.items()}
                                       for r in cal_report]
     return model, metrics
+
+
+def signal_summary(signal: dict[str, Any], timesteps: int | None) -> str:
+    """One line from a signal report: class separability at the first layer, the last layer and the
+    output against chance, and (SNN) when the output first spikes."""
+    layers = signal["layers"]
+    sep = [r["class_separability"] for r in layers]
+    text = (f"class separability {sep[0]:.2f} (first layer) -> {sep[-1]:.2f} (last layer), output "
+            f"{signal['output']['class_separability']:.2f}, chance {signal['chance']:.2f}") if sep else "no layers"
+    if timesteps is not None:
+        first = signal["output"].get("first_spike_step")
+        text += ("; output silent on most samples" if first is None
+                 else f"; output first spikes at step {first} of {timesteps}")
+    return text
 
 
 def _check_resume(run_dir: Path, config: dict[str, Any], resume: bool) -> bool:
@@ -388,6 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         m = metrics[kind]
         print(f"{kind}: test accuracy {m['test_accuracy']:.4f}  macro-F1 {m['test_macro_f1']:.4f}  "
               f"({m['epochs']} epochs, {m['train_seconds']:.1f} s)")
+        print(f"{kind}: {signal_summary(m['signal'], args.timesteps if kind == 'snn' else None)}")
     print(f"run folder: {run_dir}")
     if do_export:
         print(f"netx model: {export_path}")

@@ -1,0 +1,88 @@
+"""Where does the class information die? Per-layer class separability of both twins, at init and trained.
+
+For each run folder written by `python -m neuromap.train` on digits (default: the five
+`runs/bench_<model>_digits/` folders that `python -m neuromap.bench` leaves), rebuild each twin as
+training started (same seed, same SNN calibration: `neuromap.train.initial_model`) and as trained
+(`snn.pt` / `cnn.pt`), and run `neuromap.models.signal.signal_report` on the first 128 training
+samples. Prints, per model, twin and stage, the class separability (eta^2, chance = 9/127 for 10
+classes) at the first layer, at a quarter, half and three quarters of the layers, at the last
+layer and at the output, plus the SNN output's first spike step against the window T.
+
+    .venv/bin/python benchmarks/signal_depth.py [--runs runs/bench_mnasnet_digits ...] [--json out.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from neuromap.data.digits import load_digits_split
+from neuromap.models.checkpoint import build_from_config, load_config, safe_torch_load
+from neuromap.train import TEST_FRACTION, _Twin, initial_model
+
+FAMILIES = ["squeezenet", "squeezenet_p", "shufflenetv2", "mnasnet", "mixnet"]
+
+
+def report_run(run_dir: Path) -> list[dict]:
+    config = load_config(run_dir)
+    if config.get("dataset") != "digits":
+        raise SystemExit(f"{run_dir}: only digits runs are supported here (the data must load offline)")
+    data = load_digits_split(seed=int(config["seed"]), test_fraction=TEST_FRACTION)
+    rows = []
+    for kind in ("snn", "cnn"):
+        if not (run_dir / f"{kind}.pt").is_file():
+            continue
+        twin = _Twin(kind, config, data)
+        init, _ = initial_model(kind, config, twin)
+        trained = build_from_config(config, kind)
+        trained.load_state_dict(safe_torch_load(run_dir / f"{kind}.pt"))
+        for stage, model in (("init", init), ("trained", trained)):
+            rep = twin.signal(model)
+            sep = [r["class_separability"] for r in rep["layers"]]
+            n = len(sep)
+            picks = [sep[0], sep[n // 4], sep[n // 2], sep[(3 * n) // 4], sep[-1]]
+            row = {"model": config["model"], "twin": kind, "stage": stage, "layers": n,
+                   "separability": [round(v, 3) for v in picks], "output": round(rep["output"]["class_separability"], 3),
+                   "chance": round(rep["chance"], 3)}
+            if kind == "snn":
+                row["output_first_spike"] = rep["output"]["first_spike_step"]
+                row["timesteps"] = int(config["timesteps"])
+                row["output_spikes_per_sample"] = round(rep["output"]["rate"] * int(config["num_classes"])
+                                                        * int(config["timesteps"]), 2)
+            rows.append(row)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", nargs="+", type=Path,
+                    default=[Path("runs") / f"bench_{m}_digits" for m in FAMILIES])
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    rows = []
+    for run in args.runs:
+        if not (run / "config.json").is_file():
+            print(f"skipping {run}: no run there (python -m neuromap.bench writes it)", file=sys.stderr)
+            continue
+        rows.extend(report_run(run))
+    print("| model | twin | stage | layers | sep. first / 25 % / 50 % / 75 % / last layer | output | chance "
+          "| SNN output first spike / T | SNN output spikes |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        first = (f"{r['output_first_spike']} / {r['timesteps']}" if r["twin"] == "snn" and r["output_first_spike"]
+                 is not None else (f"silent / {r['timesteps']}" if r["twin"] == "snn" else "-"))
+        spikes = r.get("output_spikes_per_sample", "-")
+        print(f"| {r['model']} | {r['twin']} | {r['stage']} | {r['layers']} | "
+              f"{' / '.join(f'{v:.2f}' for v in r['separability'])} | {r['output']:.2f} | {r['chance']:.3f} | "
+              f"{first} | {spikes} |")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,93 @@
+"""Signal propagation report (neuromap.models.signal): exact separability values, latency, layer rows."""
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import neuromap.train as train
+from neuromap.data.digits import DigitsSplit, load_digits_split
+from neuromap.data.encode import rate_encode
+from neuromap.errors import run_cli
+from neuromap.models import create_model
+from neuromap.models.signal import chance_separability, class_separability, first_spike_step, signal_report
+
+
+def test_class_separability_by_hand() -> None:
+    x = torch.tensor([[0.0], [2.0], [4.0], [6.0]])
+    # mean 3, total SS 9+1+1+9 = 20; class means 1 and 5, between SS 2*4 + 2*4 = 16
+    assert class_separability(x, torch.tensor([0, 0, 1, 1]), 2) == pytest.approx(0.8, abs=1e-12)
+    assert class_separability(x, torch.tensor([0, 1, 0, 1]), 2) == pytest.approx(0.2, abs=1e-12)
+    # two features add their sums of squares; a constant response scores 0, not NaN
+    x2 = torch.tensor([[0.0, 1.0], [2.0, 1.0], [4.0, 3.0], [6.0, 3.0]])  # 2nd: total 4, between 4
+    assert class_separability(x2, torch.tensor([0, 0, 1, 1]), 2) == pytest.approx(20 / 24, abs=1e-12)
+    assert class_separability(torch.ones(5, 3), torch.tensor([0, 1, 2, 0, 1]), 3) == 0.0
+
+
+def test_chance_is_the_mean_over_every_labelling() -> None:
+    x = torch.tensor([[0.0, 5.0], [2.0, 1.0], [4.0, -3.0], [7.0, 2.0], [1.0, 1.0], [3.0, 0.5]])
+    base = [0, 0, 1, 1, 2, 2]
+    perms = {p for p in itertools.permutations(base)}
+    mean = sum(class_separability(x, torch.tensor(p), 3) for p in perms) / len(perms)
+    assert mean == pytest.approx(chance_separability(6, 3), abs=1e-12) == pytest.approx(2 / 5)
+
+
+def test_first_spike_step() -> None:
+    s = torch.zeros(3, 2, 6)
+    s[0, 1, 2] = 1  # sample 0 first spikes at 2
+    s[1, 0, 4] = 1
+    s[1, 1, 5] = 1  # sample 1 at 4
+    s[2, 0, 1] = 1  # sample 2 at 1
+    assert first_spike_step(s) == 2  # median of 2, 4, 1
+    assert first_spike_step(torch.zeros(3, 2, 6)) is None
+    s2 = torch.zeros(3, 1, 4)
+    s2[0, 0, 3] = 1  # two silent samples of three: the median is silence
+    assert first_spike_step(s2) is None
+
+
+@pytest.mark.parametrize("kind", ["snn", "cnn"])
+def test_signal_report_rows_follow_the_layers(kind: str) -> None:
+    torch.manual_seed(0)
+    d = load_digits_split(0, 0.25)
+    model = create_model("squeezenet_p", kind=kind, num_classes=10, input_shape=(1, 8, 8))
+    if kind == "snn":
+        x = torch.from_numpy(rate_encode(d.x_train[:64], d.max_level, model.depth + 12).astype(np.float32))
+    else:
+        x = torch.from_numpy(d.x_train[:64].astype(np.float32) / d.max_level)
+    was = model.training
+    rep = signal_report(model, x, torch.from_numpy(d.y_train[:64]), 10, kind)
+    assert model.training == was
+    names = [r["name"] for r in rep["layers"]]
+    if kind == "snn":  # the 11 spiking layers in data-flow order, each with its rate and latency
+        assert names[0] == "units.0.block" and names[-1] == "units.6.dense" and len(names) == 11
+        assert all(0.0 <= r["rate"] <= 1.0 and 0.0 <= r["class_separability"] <= 1.0 for r in rep["layers"])
+        firsts = [r["first_spike_step"] for r in rep["layers"] if r["first_spike_step"] is not None]
+        assert firsts == sorted(firsts)  # a spike cannot reach a layer before the layer feeding it
+    else:  # conv units and the pooling head
+        assert names[0] == "units.0" and names[-1] == "units.6" and len(names) == 11
+    # the input layer of random weights still tells digits apart far better than chance
+    assert rep["layers"][0]["class_separability"] > 2 * rep["chance"]
+    assert rep["chance"] == pytest.approx(9 / 63)
+
+
+def test_train_cli_records_the_signal_report(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    def tiny(seed: int = 0, test_fraction: float = 0.25) -> DigitsSplit:
+        full = load_digits_split(seed, test_fraction)
+        return DigitsSplit(full.x_train[:40], full.y_train[:40], full.x_test[:10], full.y_test[:10])
+
+    monkeypatch.setattr(train, "load_digits_split", tiny)
+    assert run_cli(train.main, ["--model", "squeezenet_p", "--epochs", "1", "--no-progress", "--name", "s",
+                                "--out", str(tmp_path / "runs"), "--export", str(tmp_path / "m.net")]) == 0
+    metrics = json.loads((tmp_path / "runs" / "s" / "metrics.json").read_text())
+    for kind in ("snn", "cnn"):
+        for key in ("signal_init", "signal"):
+            rep = metrics[kind][key]
+            assert rep["samples"] == 40 and rep["chance"] == pytest.approx(9 / 39, abs=1e-5)
+            assert len(rep["layers"]) == 11
+    out = capsys.readouterr().out
+    assert "snn: class separability" in out and "of 23" in out and "cnn: class separability" in out
