@@ -1,7 +1,9 @@
 """Mapping quality, layerwise vs graph, measured in one run (uniform activity: every neuron spikes
 once). For each network: cores, inter-core messages and hop-weighted traffic per strategy, plus
 ``layerwise+place`` (layer-wise tiles with the graph strategy's traffic-aware placement) to
-separate the partitioning gain from the placement gain, and the graph/layerwise ratios.
+separate the partitioning gain from the placement gain, the graph/layerwise ratios, and a lower
+bound on the messages that any mapping within the per-core budgets needs
+(``metrics.message_lower_bound``) with each strategy's distance to it (messages / bound).
 
     .venv/bin/python benchmarks/mapping_quality.py [--profile loihi2] [--json out.json]
 """
@@ -20,7 +22,7 @@ from synthetic import conv_stack  # noqa: E402
 
 from neuromap.hw.profile import load_profile  # noqa: E402
 from neuromap.mapper import map_network  # noqa: E402
-from neuromap.mapper.metrics import hop_traffic  # noqa: E402
+from neuromap.mapper.metrics import hop_traffic, message_lower_bound  # noqa: E402
 from neuromap.mapper.placement import place_traffic  # noqa: E402
 from neuromap.netx.load import load_netx  # noqa: E402
 
@@ -77,7 +79,8 @@ def main() -> int:
         gr = map_network(g, prof, "graph", validate=False, materialize=False)
         chip, tx, ty = place_traffic(lw.traffic.pairs, prof, order=np.arange(lw.n_cores))
         lwp = hop_traffic(lw.traffic.pairs, chip, tx, ty, prof.mesh_tiles[0])
-        row = {"network": name, "neurons": int(g.num_neurons),
+        bound = message_lower_bound(g, prof)
+        row = {"network": name, "neurons": int(g.num_neurons), "lower_bound": bound,
                "layerwise": {"cores": lw.n_cores, "messages": lw.traffic.messages, "hops": lw.hops.total,
                              "seconds": lw.seconds},
                "layerwise+place": {"cores": lw.n_cores, "messages": lw.traffic.messages, "hops": lwp.total},
@@ -91,6 +94,9 @@ def main() -> int:
         ratio = lambda k: row["graph"][k] / row["layerwise"][k] if row["layerwise"][k] else float("nan")  # noqa: E731
         print(f"{'':<46} {'graph/layerwise':<16} {ratio('cores'):>6.2f} {ratio('messages'):>11.2f} "
               f"{ratio('hops'):>13.2f}")
+        over = lambda k: row[k]["messages"] / bound if bound else float("nan")  # noqa: E731
+        print(f"{'':<46} {'lower bound':<16} {'':>6} {bound:>11,.0f}   layerwise/bound {over('layerwise'):.2f}, "
+              f"graph/bound {over('graph'):.2f}")
         sys.stdout.flush()
     if args.json:
         args.json.write_text(json.dumps({"profile": prof.name, "rows": rows}, indent=2))

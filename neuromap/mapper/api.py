@@ -17,6 +17,7 @@ from ..hw.profile import HardwareProfile
 from .layerwise import layerwise_tilings
 from .mapping import Core, Mapping, place_linear, validate as validate_mapping
 from .metrics import Hops, Traffic, hop_traffic, unit_traffic
+from . import partition
 from .partition import partition_units, refine_tilings
 from .placement import place_traffic
 from .resources import Usage, unit_core_usage
@@ -117,7 +118,8 @@ def map_network(graph: NetworkGraph, profile: HardwareProfile, strategy: str = "
 
     ``unit_factor``: the graph mapper cuts each layer-wise tile into about this many units
     (default: 8 up to 256 layer-wise cores, 4 above, which halves the partitioning time of large
-    networks for some of the traffic gain; docs/mapping.md)."""
+    networks for some of the traffic gain; docs/mapping.md). Above ``partition.FAST_UNITS`` units
+    the partitioner replaces Mt-KaHyPar by cheap geometric and greedy splits where they apply."""
     if strategy not in STRATEGIES:
         raise NeuromapError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
     t0 = time.perf_counter()
@@ -142,12 +144,15 @@ def map_network(graph: NetworkGraph, profile: HardwareProfile, strategy: str = "
         ug = build_unit_graph(graph, tilings, counts)
         t1 = time.perf_counter()
         timings["units"] = t1 - t0 - timings["tiling"]
+        timings["fast_splits"] = float(ug.n_units > partition.FAST_UNITS)
         for fill in (0.97, 0.9, 0.8):       # leave more room when repairs cost extra cores
             cou, n_cores = partition_units(ug, lw, profile, max_cores=lw_cores,
                                            weighted=counts is not None, seed=seed, fill=fill)
             if n_cores <= lw_cores:
                 break
         timings["fill"] = fill
+        for key, val in partition.STATS.items():
+            timings[key] = float(val)
         if n_cores > lw_cores:              # never more cores than layer-wise: keep its tiles
             tilings = lw
             ug = build_unit_graph(graph, tilings, counts)

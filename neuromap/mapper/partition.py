@@ -8,8 +8,10 @@ A vertex weighs its dominant resource (neuron use or memory words, kernel slices
 millionths of a core; every block may hold one core's worth. Weight sharing and input-axon
 overlap make the real budgets non-additive, so the result is checked exactly
 (``resources.unit_core_usage``) and repaired by moving units, opening a core only when no
-existing core takes them. More than one chip's worth of cores is partitioned in two levels:
-first into chips, then each chip into cores (the chip blocks also drive placement).
+existing core takes them. The recursion gives every block a contiguous range of core numbers
+(the order also drives placement). Unit graphs of more than ``FAST_UNITS`` units replace
+Mt-KaHyPar by recursive coordinate bisection of the unit centres on big subproblems and by a
+greedy split (``greedy_kway``) on the small ones at the bottom (docs/mapping.md, "Speed and scale").
 """
 from __future__ import annotations
 
@@ -26,6 +28,23 @@ from .units import Tiling, UnitGraph, chip_edges, dims3
 
 SCALE = 1_000_000          # vertex weight of one full core
 LEAF = 16                  # largest k of one Mt-KaHyPar call at the bottom of the recursion
+#: unit graphs of more units than this (the synthetic stack from 1e6 neurons) are partitioned with
+#: the cheap splits below wherever they apply, smaller ones with Mt-KaHyPar only (docs/mapping.md:
+#: the cheap splits cost PilotNet and the zoo 10 to 20 % more messages, big stacks save time)
+FAST_UNITS = 2000
+#: in fast mode, subproblems of at most LEAF cores and at most this many units are split by
+#: ``greedy_kway`` (deterministic, 20 to 40 ms) instead of Mt-KaHyPar, whose deterministic preset
+#: costs 0.1 to 0.2 s per call at this size
+GREEDY_UNITS = 256
+#: in fast mode, subproblems of more units than this are cut by recursive coordinate bisection
+#: of the unit centres (``_geometric``, O(n log n)) instead of Mt-KaHyPar, whose cost grows with
+#: the units of every recursion level (0.3 to 0.5 ms per unit and level); None: never
+GEOMETRIC_UNITS: int | None = 400
+#: amortise the kernel slice of a channel-split layer over the neurons that fit beside it
+#: (instead of over a layer-wise tile); see ``vertex_weights``
+AMORTISE_FIT = True
+#: calls of each kind in the last ``partition_units`` (reported in the summary's timings)
+STATS: dict[str, int] = {}
 _MTK = None
 
 
@@ -70,12 +89,24 @@ def vertex_weights(ug: UnitGraph, lw: dict[str, Tiling], profile: HardwareProfil
         ntype = g.layer(name).neuron.type
         words = n * profile.state_words(ntype)
         lw_tile = math.prod(lw[name].max_tile)
-        for e in [e for e in edges if e.dst == name]:
+        ins = [e for e in edges if e.dst == name]
+        ch = np.broadcast_to(t.sizes(2)[None, None, :], t.grid).reshape(-1)
+        share = np.full(len(n), float(lw_tile))
+        X, Y, C = dims3(g.layer(name))
+        split = lw[name].max_tile[2] < C                # layer-wise tiles cut the channels
+        if AMORTISE_FIT and split and profile.conv_weight_sharing and any(e.kind == "conv" for e in ins):
+            # channel-split layers (kernels too big for one core): a kernel slice is shared by
+            # every neuron of its channels on the core, so amortise it over as many as fit beside
+            # it, not over a layer-wise tile (whose narrow spatial extent would then be kept)
+            kw = sum(kernel_words(e, ch, profile) for e in ins if e.kind == "conv")
+            st = profile.state_words(ntype)
+            fit = (profile.memory_words - kw) / st if st > 0 else np.inf
+            share = np.maximum(share, np.minimum(np.minimum(fit, profile.neuron_limit(ntype)), X * Y * ch))
+        for e in ins:
             if e.kind == "dense":
                 words = words + g.layer(e.src).size * list_words(n, profile)
             elif profile.conv_weight_sharing:
-                ch = np.broadcast_to(t.sizes(2)[None, None, :], t.grid).reshape(-1)
-                words = words + kernel_words(e, ch, profile) * n / lw_tile
+                words = words + kernel_words(e, ch, profile) * n / share
         use = np.maximum(n / profile.neuron_limit(ntype), words / profile.memory_words)
         w[ug.units_of(name)] = use
     return np.maximum(1, np.ceil(w * SCALE)).astype(np.int64)
@@ -133,8 +164,8 @@ def kway(n: int, edges: list[list[int]], ew: np.ndarray, vw: np.ndarray, caps: l
 
 
 def partition_units(ug: UnitGraph, lw: dict[str, Tiling], profile: HardwareProfile, max_cores: int,
-                    weighted: bool = False, seed: int = 0, fill: float = 0.97, branch: int = 8
-                    ) -> tuple[np.ndarray, int]:
+                    weighted: bool = False, seed: int = 0, fill: float = 0.97, branch: int = 8,
+                    fast: bool | None = None) -> tuple[np.ndarray, int]:
     """Unit -> core assignment (cores numbered in the order of the recursion, which keeps sibling
     blocks adjacent: the placement lays them along the mesh curve in that order) and core count."""
     vw = vertex_weights(ug, lw, profile)
@@ -142,13 +173,29 @@ def partition_units(ug: UnitGraph, lw: dict[str, Tiling], profile: HardwareProfi
     # cores: the total weight, and at least one per unit heavier than half a core (no two share)
     k = max(1, min(max_cores, max(math.ceil(vw.sum() / SCALE / fill), int((vw > SCALE // 2).sum()))))
     out = np.zeros(ug.n_units, np.int64)
-    _recurse(np.arange(ug.n_units), ptr, idx, ew, k, 0, out, vw, seed, branch, fill)
+    if fast is None:
+        fast = ug.n_units > FAST_UNITS
+    STATS.clear()
+    STATS.update(mtkahypar_calls=0, greedy_calls=0, geometric_calls=0)
+    _recurse(np.arange(ug.n_units), ptr, idx, ew, k, 0, out, vw, seed, branch, fill,
+             unit_centres(ug) if fast else None)
     cou, n_cores = _compact(out)
     return repair(ug, cou, n_cores, profile, vw, (ptr, idx))
 
 
+def unit_centres(ug: UnitGraph) -> np.ndarray:
+    """(units, 3): each unit's centre in x, y and c as a fraction of its layer's size."""
+    out = np.zeros((ug.n_units, 3))
+    for name in ug.layers:
+        t = ug.tilings[name]
+        cen = [(t.bounds[a][:-1] + t.bounds[a][1:]) / 2 / t.bounds[a][-1] for a in range(3)]
+        out[ug.units_of(name)] = np.stack(np.meshgrid(*cen, indexing="ij"), axis=-1).reshape(-1, 3)
+    return out
+
+
 def _recurse(nodes: np.ndarray, ptr: np.ndarray, idx: np.ndarray, ew: np.ndarray, k: int, offset: int,
-             out: np.ndarray, vw: np.ndarray, seed: int, branch: int, fill: float = 0.97) -> int:
+             out: np.ndarray, vw: np.ndarray, seed: int, branch: int, fill: float = 0.97,
+             coords: np.ndarray | None = None) -> int:
     """Recursive k-way: at most ``branch`` blocks per Mt-KaHyPar call, each block getting a
     contiguous range of core numbers and a weight share proportional to its core count.
     Returns the number of cores used."""
@@ -160,8 +207,16 @@ def _recurse(nodes: np.ndarray, ptr: np.ndarray, idx: np.ndarray, ew: np.ndarray
     ks = [k // b + (i < k % b) for i in range(b)]
     total = vw[nodes].sum()
     caps = [int(min(ki * SCALE, total * ki / k * 1.03)) + 1 for ki in ks]
-    edges, weights = _csr_lists(ptr, idx, ew)
-    part = kway(len(nodes), edges, weights, vw[nodes], caps, seed)
+    if GEOMETRIC_UNITS is not None and coords is not None and len(nodes) > GEOMETRIC_UNITS:
+        part = _geometric(coords[nodes], vw[nodes].astype(np.float64), caps)
+        STATS["geometric_calls"] = STATS.get("geometric_calls", 0) + 1
+    elif coords is not None and b == k and len(nodes) <= GREEDY_UNITS:
+        part = greedy_kway(len(nodes), ptr, idx, ew, vw[nodes], caps, coords[nodes])
+        STATS["greedy_calls"] = STATS.get("greedy_calls", 0) + 1
+    else:
+        edges, weights = _csr_lists(ptr, idx, ew)
+        part = kway(len(nodes), edges, weights, vw[nodes], caps, seed)
+        STATS["mtkahypar_calls"] = STATS.get("mtkahypar_calls", 0) + 1
     start = offset
     for i in range(b):
         members = np.flatnonzero(part == i)
@@ -170,10 +225,197 @@ def _recurse(nodes: np.ndarray, ptr: np.ndarray, idx: np.ndarray, ew: np.ndarray
             # units heavier than half a core) needs more; the following ranges shift along
             w = vw[nodes[members]]
             ki = max(1, math.ceil(w.sum() / SCALE / fill), int((w > SCALE // 2).sum()))
+            if ks[i] == 1 and w.sum() <= SCALE and int((w > SCALE // 2).sum()) <= 1:
+                ki = 1              # a planned single core that fits by weight stays one
             ki = max(ki, ks[i]) if w.sum() > 0.5 * ks[i] * SCALE else ki
             cptr, cidx, cew = _restrict(ptr, idx, ew, members, len(nodes))
-            start += _recurse(nodes[members], cptr, cidx, cew, ki, start, out, vw, seed, branch, fill)
+            start += _recurse(nodes[members], cptr, cidx, cew, ki, start, out, vw, seed, branch, fill,
+                              coords)
     return start - offset
+
+
+def greedy_kway(n: int, ptr: np.ndarray, idx: np.ndarray, ew: np.ndarray, vw: np.ndarray,
+                caps: list[int], coords: np.ndarray | None = None) -> np.ndarray:
+    """A cheap deterministic k-way split of a small hypergraph (CSR over 0..n-1) into blocks of
+    the given capacities, for the bottom of the recursion (20 to 40 ms for 100 to 150 units where
+    a Mt-KaHyPar call costs 0.1 to 0.2 s). Two candidates, each refined by moves that lower the
+    connectivity (lambda - 1) within the capacities, the better one kept:
+
+    * *geometric*: recursive bisection of the units by their centre (x, y, c, each as a fraction
+      of its layer's size) along the widest coordinate, cut at the weight share of each side, so
+      that the units of consecutive layers over the same area (what a convolution connects) end
+      on the same core;
+    * *growth*: blocks grown one after the other, each from the free vertex most connected to
+      the blocks already grown, taking the free vertex that brings the most hyperedge weight
+      already touching the block (net of what it brings new).
+    """
+    k = len(caps)
+    if k <= 1 or n <= 1:
+        return np.zeros(n, np.int64)
+    m = len(ptr) - 1
+    eid = np.repeat(np.arange(m), np.diff(ptr))
+    w = ew.astype(np.float64)
+    vw = vw.astype(np.float64)
+    H = np.zeros((m, n))
+    H[eid, idx] = 1.0
+    HW = H * w[:, None]
+    edges_of = [np.flatnonzero(H[:, v]) for v in range(n)]
+    capv = np.asarray(caps, np.float64)
+    best, best_cost = None, math.inf
+    cands = []
+    if coords is not None:
+        cands.append(_geometric(coords, vw, caps))
+    cands.append(_grow(H, HW, w, vw, caps))
+    for part in cands:
+        part = _refine(part, eid, idx, w, vw, capv, edges_of)
+        cost = _km1(eid, idx, w, part, k)
+        if cost < best_cost:
+            best, best_cost = part, cost
+    return best
+
+
+def _km1(eid: np.ndarray, idx: np.ndarray, w: np.ndarray, part: np.ndarray, k: int) -> float:
+    pins = np.zeros((len(w), k), bool)
+    pins[eid, part[idx]] = True
+    return float((w * (pins.sum(axis=1) - 1)).sum())
+
+
+def _geometric(coords: np.ndarray, vw: np.ndarray, caps: list[int]) -> np.ndarray:
+    """Recursive coordinate bisection: blocks ``caps[:k//2]`` get the units below the weighted
+    cut along the widest coordinate (ties by the other coordinates, then by id)."""
+    n, k = len(vw), len(caps)
+    out = np.zeros(n, np.int64)
+    stack = [(np.arange(n), 0, k)]
+    while stack:
+        nodes, off, kk = stack.pop()
+        if kk <= 1 or len(nodes) <= 1:
+            out[nodes] = off
+            continue
+        k1 = kk // 2
+        c = coords[nodes]
+        axis = int(np.argmax(c.max(axis=0) - c.min(axis=0)))
+        keys = [nodes] + [c[:, a] for a in range(3) if a != axis] + [c[:, axis]]
+        order = nodes[np.lexsort(keys)]
+        share = sum(caps[off:off + k1]) / sum(caps[off:off + kk])
+        cum = np.cumsum(vw[order])
+        cut = int(np.argmin(np.abs(cum - share * cum[-1]))) + 1
+        cut = min(max(cut, 1), len(order) - 1)
+        stack.append((order[cut:], off + k1, kk - k1))
+        stack.append((order[:cut], off, k1))
+    return out
+
+
+def _grow(H: np.ndarray, HW: np.ndarray, w: np.ndarray, vw: np.ndarray, caps: list[int],
+          alpha: float = 3.0) -> np.ndarray:
+    m, n = H.shape
+    k = len(caps)
+    adj = H.T @ HW
+    np.fill_diagonal(adj, 0.0)
+    deg = w @ H
+    part = -np.ones(n, np.int64)
+    load = np.zeros(k)
+    start = 0                        # pseudo-peripheral start: farthest (BFS) from vertex 0, twice
+    for _ in range(2):
+        dist = -np.ones(n, np.int64)
+        dist[start] = 0
+        front = np.array([start])
+        while len(front):
+            nxt = np.flatnonzero((adj[front] > 0).any(axis=0) & (dist < 0))
+            dist[nxt] = dist[front[0]] + 1
+            front = nxt
+        far = np.flatnonzero(dist == dist.max())
+        start = int(far[np.argmin(deg[far])])
+    remaining = vw.sum()
+    to_assigned = np.zeros(n)       # clique weight towards assigned vertices
+    for b in range(k):
+        free = part < 0
+        if not free.any():
+            break
+        cap = float(caps[b]) if b == k - 1 else \
+            min(float(caps[b]), remaining * caps[b] / sum(caps[b:]) * 1.03 + 1)
+        if b == 0:
+            v = start
+        else:
+            cand = np.flatnonzero(free)
+            v = int(cand[np.lexsort((cand, deg[cand] - to_assigned[cand], -to_assigned[cand]))[0]])
+        present = np.zeros(m, bool)
+        score = np.zeros(n)         # weight of v's hyperedges already touching block b
+        while True:
+            part[v] = b
+            load[b] += vw[v]
+            remaining -= vw[v]
+            to_assigned += adj[v]
+            new = np.flatnonzero((H[:, v] > 0) & ~present)
+            if len(new):
+                present[new] = True
+                score += HW[new].sum(axis=0)
+            ok = (part < 0) & (load[b] + vw <= cap)
+            if not ok.any():
+                break
+            cand = np.flatnonzero(ok)
+            if score[cand].max() <= 0 and load[b] >= 0.5 * cap:
+                break
+            key = alpha * score[cand] - deg[cand]
+            v = int(cand[np.lexsort((cand, -to_assigned[cand], -key))[0]])
+    for v in np.flatnonzero(part < 0):              # nothing fits: the lightest block
+        b = int(np.argmin(load))
+        part[v] = b
+        load[b] += vw[v]
+    return part
+
+
+def _refine(part: np.ndarray, eid: np.ndarray, idx: np.ndarray, w: np.ndarray, vw: np.ndarray,
+            capv: np.ndarray, edges_of: list[np.ndarray], passes: int = 4) -> np.ndarray:
+    """Passes over the vertices in id order, moving each to the block that lowers lambda - 1
+    most while that block stays within its capacity."""
+    k = len(capv)
+    part = part.copy()
+    pins = np.zeros((len(w), k), np.int64)
+    np.add.at(pins, (eid, part[idx]), 1)
+    load = np.bincount(part, vw, k)
+    for a in np.flatnonzero(load > capv):       # rebalance: cheapest moves off overfull blocks
+        while load[a] > capv[a]:
+            best = (-np.inf, -1, -1)
+            for v in np.flatnonzero(part == a):
+                ev = edges_of[v]
+                pe, we = pins[ev], w[ev]
+                gain = (we * (pe[:, a] == 1)).sum() - (we[:, None] * (pe == 0)).sum(axis=0)
+                gain[a] = -np.inf
+                gain[load + vw[v] > capv] = -np.inf
+                b = int(np.argmax(gain))
+                if gain[b] > best[0]:
+                    best = (gain[b], v, b)
+            _, v, b = best
+            if v < 0:
+                break
+            ev = edges_of[v]
+            pins[ev, a] -= 1
+            pins[ev, b] += 1
+            load[a] -= vw[v]
+            load[b] += vw[v]
+            part[v] = b
+    for _ in range(passes):
+        moved = 0
+        for v in range(len(part)):
+            ev = edges_of[v]
+            if not len(ev):
+                continue
+            a = part[v]
+            pe, we = pins[ev], w[ev]
+            gain = (we * (pe[:, a] == 1)).sum() - (we[:, None] * (pe == 0)).sum(axis=0)
+            gain[a] = -np.inf
+            gain[load + vw[v] > capv] = -np.inf
+            b = int(np.argmax(gain))
+            if gain[b] > 0:
+                pins[ev, a] -= 1
+                pins[ev, b] += 1
+                load[a] -= vw[v]
+                load[b] += vw[v]
+                part[v] = b
+                moved += 1
+        if not moved:
+            break
+    return part
 
 
 def _restrict(ptr: np.ndarray, idx: np.ndarray, ew: np.ndarray, members: np.ndarray, n: int):
