@@ -24,6 +24,13 @@ from .resources import Usage, unit_core_usage
 from .units import Tiling, UnitGraph, build_unit_graph
 
 STRATEGIES = ("layerwise", "graph")
+#: fills tried by the graph strategy (share of a core the partitioner plans per block)
+FILLS = (0.97, 0.9, 0.8)
+#: below partition.FAST_UNITS units, try every fill (and unit factor 4 beside the default 8 when
+#: the default unit graph has at most ALT_FACTOR_UNITS units), keeping the valid candidate with
+#: the fewest messages; False: the first fill that fits at the default factor (as before)
+PORTFOLIO = True
+ALT_FACTOR_UNITS = 400
 
 
 @dataclass
@@ -46,6 +53,8 @@ class MapResult:
     spike_hops: Hops | None = None
     mapping: Mapping | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: graph strategy: every valid (unit factor, fill) candidate tried, with its cores and messages
+    portfolio: list[dict[str, float]] = field(default_factory=list)
 
     @property
     def chips(self) -> int:
@@ -88,6 +97,8 @@ class MapResult:
             "per_layer": self.per_layer(),
             "timings": self.timings,
         }
+        if self.portfolio:
+            out["portfolio"] = self.portfolio
         if self.spike_traffic is not None and self.spike_hops is not None:
             out["activity_inter_core_messages"] = float(self.spike_traffic.messages)
             out["activity_hop_weighted_traffic"] = float(self.spike_hops.total)
@@ -113,13 +124,16 @@ def activity_counts(graph: NetworkGraph, activity: Any) -> dict[str, np.ndarray]
 
 def map_network(graph: NetworkGraph, profile: HardwareProfile, strategy: str = "layerwise",
                 activity: Any = None, *, validate: bool = True, materialize: bool = True,
-                unit_factor: int | None = None, seed: int = 0) -> MapResult:
+                unit_factor: int | None = None, seed: int = 0, fill: float | None = None) -> MapResult:
     """Map ``graph`` onto ``profile``'s cores with ``strategy`` ('layerwise' or 'graph').
 
     ``unit_factor``: the graph mapper cuts each layer-wise tile into about this many units
     (default: 8 up to 256 layer-wise cores, 4 above, which halves the partitioning time of large
     networks for some of the traffic gain; docs/mapping.md). Above ``partition.FAST_UNITS`` units
-    the partitioner replaces Mt-KaHyPar by cheap geometric and greedy splits where they apply."""
+    the partitioner replaces Mt-KaHyPar by cheap geometric and greedy splits where they apply.
+    Below it, the graph strategy maps a small portfolio (fills ``FILLS``; unit factor 4 too when
+    the default is 8 and gives at most ``ALT_FACTOR_UNITS`` units) and keeps the valid candidate with the fewest messages (ties: the
+    least hop-weighted traffic); ``unit_factor`` and ``fill`` pin one of them."""
     if strategy not in STRATEGIES:
         raise NeuromapError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
     t0 = time.perf_counter()
@@ -127,6 +141,8 @@ def map_network(graph: NetworkGraph, profile: HardwareProfile, strategy: str = "
     counts = activity_counts(graph, activity) if activity is not None else None
     lw = layerwise_tilings(graph, profile)
     timings["tiling"] = time.perf_counter() - t0
+    best: dict[str, Any] | None = None          # graph: the chosen portfolio candidate
+    portfolio: list[dict[str, Any]] = []
     if strategy == "layerwise":
         tilings = lw
         ug = build_unit_graph(graph, tilings, counts)
@@ -138,22 +154,59 @@ def map_network(graph: NetworkGraph, profile: HardwareProfile, strategy: str = "
         traffic = unit_traffic(ug, cou, n_cores)
     else:
         lw_cores = sum(t.n_units for t in lw.values())
-        factor = unit_factor if unit_factor is not None else (8 if lw_cores <= 256 else 4)
-        timings["unit_factor"] = factor
-        tilings = refine_tilings(graph, lw, factor)
-        ug = build_unit_graph(graph, tilings, counts)
+        default = 8 if lw_cores <= 256 else 4
+        factors = [unit_factor] if unit_factor is not None else \
+            [default] + ([4] if default == 8 and PORTFOLIO else [])
+        small = True                        # the default unit graph is small: try the other factor
+        fills = (fill,) if fill is not None else FILLS
         t1 = time.perf_counter()
-        timings["units"] = t1 - t0 - timings["tiling"]
-        timings["fast_splits"] = float(ug.n_units > partition.FAST_UNITS)
-        for fill in (0.97, 0.9, 0.8):       # leave more room when repairs cost extra cores
-            cou, n_cores = partition_units(ug, lw, profile, max_cores=lw_cores,
-                                           weighted=counts is not None, seed=seed, fill=fill)
-            if n_cores <= lw_cores:
+        # the portfolio (docs/mapping.md, step 6): below partition.FAST_UNITS units every
+        # (unit factor, fill) candidate is partitioned, refined and kept if it uses no more cores
+        # than layer-wise; the fewest messages win, ties broken by hop-weighted traffic. Fast mode
+        # (big graphs) keeps the first fill that fits, as before.
+        cands: list[dict[str, Any]] = []
+        stats: dict[str, float] = {}
+        for f in factors:
+            if f != factors[0] and not small:
+                continue
+            tu = time.perf_counter()
+            til = refine_tilings(graph, lw, f)
+            ugf = build_unit_graph(graph, til, counts)
+            stats["units"] = stats.get("units", 0.0) + time.perf_counter() - tu
+            fast = ugf.n_units > partition.FAST_UNITS
+            if f == factors[0]:
+                small = ugf.n_units <= ALT_FACTOR_UNITS
+            elif fast:
+                continue
+            for fl in fills:
+                cou, n_cores = partition_units(ugf, lw, profile, max_cores=lw_cores,
+                                               weighted=counts is not None, seed=seed, fill=fl)
+                for key, val in partition.STATS.items():
+                    stats[key] = stats.get(key, 0.0) + float(val)
+                if n_cores > lw_cores:
+                    continue
+                tr = unit_traffic(ugf, cou, n_cores, weighted=counts is not None)   # the objective
+                cands.append({"unit_factor": f, "fill": fl, "cores": n_cores, "messages": tr.messages,
+                              "tilings": til, "units": ugf, "cou": cou, "traffic": tr, "fast": fast})
+                if fast or not PORTFOLIO:
+                    break
+            if cands and (cands[-1]["fast"] or not PORTFOLIO):
                 break
-        timings["fill"] = fill
-        for key, val in partition.STATS.items():
-            timings[key] = float(val)
-        if n_cores > lw_cores:              # never more cores than layer-wise: keep its tiles
+        timings.update(stats)
+        if cands:
+            least = min(c["messages"] for c in cands)
+            tied = [c for c in cands if c["messages"] <= least]
+            for c in tied:
+                c["place"] = place_traffic(c["traffic"].pairs, profile, order=np.arange(c["cores"]))
+                c["hops"] = hop_traffic(c["traffic"].pairs, *c["place"], profile.mesh_tiles[0]).total
+            best = min(tied, key=lambda c: (c["hops"], c["cores"]))
+            tilings, ug, cou, n_cores = best["tilings"], best["units"], best["cou"], best["cores"]
+            timings["unit_factor"] = best["unit_factor"]
+            timings["fill"] = best["fill"]
+            timings["fast_splits"] = float(best["fast"])
+            timings["candidates"] = float(len(cands))
+            portfolio = [{k: c[k] for k in ("unit_factor", "fill", "cores", "messages")} for c in cands]
+        else:                               # never more cores than layer-wise: keep its tiles
             tilings = lw
             ug = build_unit_graph(graph, tilings, counts)
             cou, n_cores = np.arange(ug.n_units), ug.n_units
@@ -161,13 +214,17 @@ def map_network(graph: NetworkGraph, profile: HardwareProfile, strategy: str = "
         t2 = time.perf_counter()
         timings["partition"] = t2 - t1
         traffic = unit_traffic(ug, cou, n_cores)
-        steer = unit_traffic(ug, cou, n_cores, weighted=True) if counts is not None else traffic
-        chip, tx, ty = place_traffic(steer.pairs, profile, order=np.arange(n_cores))
+        if best is not None:                # placed on its (spike-weighted with --activity) traffic
+            chip, tx, ty = best["place"]
+        else:
+            steer = unit_traffic(ug, cou, n_cores, weighted=True) if counts is not None else traffic
+            chip, tx, ty = place_traffic(steer.pairs, profile, order=np.arange(n_cores))
         timings["placement"] = time.perf_counter() - t2
     usage = unit_core_usage(ug, cou, n_cores, profile, traffic.routes)
     hops = hop_traffic(traffic.pairs, chip, tx, ty, profile.mesh_tiles[0])
     res = MapResult(graph, profile, strategy, tilings, ug, cou, n_cores, chip, tx, ty, usage, traffic,
                     hops, 0.0, timings=timings)
+    res.portfolio = portfolio
     if counts is not None:
         res.spike_traffic = unit_traffic(ug, cou, n_cores, weighted=True)
         res.spike_hops = hop_traffic(res.spike_traffic.pairs, chip, tx, ty, profile.mesh_tiles[0])

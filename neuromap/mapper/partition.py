@@ -12,6 +12,8 @@ existing core takes them. The recursion gives every block a contiguous range of 
 (the order also drives placement). Unit graphs of more than ``FAST_UNITS`` units replace
 Mt-KaHyPar by recursive coordinate bisection of the unit centres on big subproblems and by a
 greedy split (``greedy_kway``) on the small ones at the bottom (docs/mapping.md, "Speed and scale").
+Below that size a final pass (``refine_moves``) moves units between cores while that lowers the
+messages and the exact budgets allow it.
 """
 from __future__ import annotations
 
@@ -43,6 +45,9 @@ GEOMETRIC_UNITS: int | None = 400
 #: amortise the kernel slice of a channel-split layer over the neurons that fit beside it
 #: (instead of over a layer-wise tile); see ``vertex_weights``
 AMORTISE_FIT = True
+#: after the repair, move units between cores while that lowers the messages and the exact
+#: budgets allow it (``refine_moves``; not in fast mode)
+REFINE = True
 #: calls of each kind in the last ``partition_units`` (reported in the summary's timings)
 STATS: dict[str, int] = {}
 _MTK = None
@@ -176,11 +181,14 @@ def partition_units(ug: UnitGraph, lw: dict[str, Tiling], profile: HardwareProfi
     if fast is None:
         fast = ug.n_units > FAST_UNITS
     STATS.clear()
-    STATS.update(mtkahypar_calls=0, greedy_calls=0, geometric_calls=0)
+    STATS.update(mtkahypar_calls=0, greedy_calls=0, geometric_calls=0, refine_moves=0, refine_undone=0)
     _recurse(np.arange(ug.n_units), ptr, idx, ew, k, 0, out, vw, seed, branch, fill,
              unit_centres(ug) if fast else None)
     cou, n_cores = _compact(out)
-    return repair(ug, cou, n_cores, profile, vw, (ptr, idx))
+    cou, n_cores = repair(ug, cou, n_cores, profile, vw, (ptr, idx))
+    if REFINE and not fast:
+        cou, n_cores = refine_moves(ug, cou, n_cores, profile, csr=(ptr, idx, ew))
+    return cou, n_cores
 
 
 def unit_centres(ug: UnitGraph) -> np.ndarray:
@@ -519,3 +527,64 @@ def _members(cou: np.ndarray, n_cores: int) -> list[np.ndarray]:
 def _usage(ug: UnitGraph, cou: np.ndarray, n_cores: int, profile: HardwareProfile):
     routes = unit_traffic(ug, cou, n_cores).routes
     return unit_core_usage(ug, cou, n_cores, profile, routes, exact_axons=False)
+
+
+def refine_moves(ug: UnitGraph, cou: np.ndarray, n_cores: int, profile: HardwareProfile,
+                 weighted: bool = False, passes: int = 4,
+                 csr: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, int]:
+    """A final message-reducing pass over an already valid assignment: each unit in turn moves to
+    the core that lowers lambda - 1 (the inter-core messages, exactly) most, provided that core
+    still fits it as ``resources.core_fits`` counts it. Leaving a core never breaks its budgets;
+    the output routes of the cores that feed the moved unit can grow, so every pass ends with an
+    exact check of all cores and is undone whole if any breaks a budget. Messages never increase;
+    cores emptied by the moves are dropped (the order of the others is kept)."""
+    from .resources import core_fits
+    ptr, idx, ew = csr if csr is not None else hyperedges(ug, weighted)
+    if len(ew) == 0 or n_cores <= 1:
+        return cou, n_cores
+    cou = cou.copy()
+    w = ew.astype(np.float64)
+    m = len(ptr) - 1
+    eid = np.repeat(np.arange(m), np.diff(ptr))
+    inc = sp.csr_matrix((np.ones(len(idx)), (idx, eid)), shape=(ug.n_units, m))
+    inc_ptr, inc_idx = inc.indptr, inc.indices
+    members = [set(map(int, s)) for s in _members(cou, n_cores)]
+    for _ in range(passes):
+        moves = []
+        for v in range(ug.n_units):
+            ev = inc_idx[inc_ptr[v]:inc_ptr[v + 1]]
+            if not len(ev):
+                continue
+            a = int(cou[v])
+            lens = ptr[ev + 1] - ptr[ev]
+            loc = np.repeat(np.arange(len(ev)), lens)
+            pos = np.repeat(ptr[ev] - np.r_[0, np.cumsum(lens)[:-1]], lens) + np.arange(lens.sum())
+            cores = cou[idx[pos]]
+            key = np.unique(loc * n_cores + cores)
+            e_l, c_l = key // n_cores, key % n_cores
+            cnt_a = np.bincount(loc[cores == a], minlength=len(ev))
+            g_a = float(w[ev][cnt_a == 1].sum())          # hyperedges that leave core a
+            S = np.bincount(c_l, w[ev][e_l], n_cores)     # weight of v's hyperedges present per core
+            gain = g_a - float(w[ev].sum()) + S
+            gain[a] = -np.inf
+            for b in np.argsort(-gain, kind="stable"):
+                if gain[b] <= 1e-9:
+                    break
+                cou[v] = b
+                if core_fits(ug, cou, np.fromiter(members[b] | {v}, np.int64), profile):
+                    members[a].discard(v)
+                    members[b].add(v)
+                    moves.append((v, a, int(b)))
+                    break
+                cou[v] = a
+        if not moves:
+            break
+        if not _usage(ug, cou, n_cores, profile).fits(profile).all():
+            for v, a, b in reversed(moves):
+                cou[v] = a
+                members[b].discard(v)
+                members[a].add(v)
+            STATS["refine_undone"] = STATS.get("refine_undone", 0) + 1
+            break
+        STATS["refine_moves"] = STATS.get("refine_moves", 0) + len(moves)
+    return _compact(cou)
