@@ -381,45 +381,44 @@ def _refine(part: np.ndarray, eid: np.ndarray, idx: np.ndarray, w: np.ndarray, v
     pins = np.zeros((len(w), k), np.int64)
     np.add.at(pins, (eid, part[idx]), 1)
     load = np.bincount(part, vw, k)
+
+    def best_move(v: int) -> tuple[float, int]:
+        """(gain in lambda - 1, target block) of v's best move to a block with room for it."""
+        a, ev = part[v], edges_of[v]
+        pe, we = pins[ev], w[ev]
+        gain = (we * (pe[:, a] == 1)).sum() - (we[:, None] * (pe == 0)).sum(axis=0)
+        gain[a] = -np.inf
+        gain[load + vw[v] > capv] = -np.inf
+        b = int(np.argmax(gain))
+        return float(gain[b]), b
+
+    def move(v: int, b: int) -> None:
+        a, ev = part[v], edges_of[v]
+        pins[ev, a] -= 1
+        pins[ev, b] += 1
+        load[a] -= vw[v]
+        load[b] += vw[v]
+        part[v] = b
+
     for a in np.flatnonzero(load > capv):       # rebalance: cheapest moves off overfull blocks
         while load[a] > capv[a]:
             best = (-np.inf, -1, -1)
             for v in np.flatnonzero(part == a):
-                ev = edges_of[v]
-                pe, we = pins[ev], w[ev]
-                gain = (we * (pe[:, a] == 1)).sum() - (we[:, None] * (pe == 0)).sum(axis=0)
-                gain[a] = -np.inf
-                gain[load + vw[v] > capv] = -np.inf
-                b = int(np.argmax(gain))
-                if gain[b] > best[0]:
-                    best = (gain[b], v, b)
+                gain, b = best_move(v)
+                if gain > best[0]:
+                    best = (gain, v, b)
             _, v, b = best
             if v < 0:
                 break
-            ev = edges_of[v]
-            pins[ev, a] -= 1
-            pins[ev, b] += 1
-            load[a] -= vw[v]
-            load[b] += vw[v]
-            part[v] = b
+            move(v, b)
     for _ in range(passes):
         moved = 0
         for v in range(len(part)):
-            ev = edges_of[v]
-            if not len(ev):
+            if not len(edges_of[v]):
                 continue
-            a = part[v]
-            pe, we = pins[ev], w[ev]
-            gain = (we * (pe[:, a] == 1)).sum() - (we[:, None] * (pe == 0)).sum(axis=0)
-            gain[a] = -np.inf
-            gain[load + vw[v] > capv] = -np.inf
-            b = int(np.argmax(gain))
-            if gain[b] > 0:
-                pins[ev, a] -= 1
-                pins[ev, b] += 1
-                load[a] -= vw[v]
-                load[b] += vw[v]
-                part[v] = b
+            gain, b = best_move(v)
+            if gain > 0:
+                move(v, b)
                 moved += 1
         if not moved:
             break
