@@ -213,7 +213,8 @@ def map_network(graph: NetworkGraph, profile: HardwareProfile, strategy: str = "
             timings["fallback_to_layerwise_tiles"] = 1.0
         t2 = time.perf_counter()
         timings["partition"] = t2 - t1
-        traffic = unit_traffic(ug, cou, n_cores)
+        # the chosen candidate's traffic was counted while choosing (spike-weighted with --activity)
+        traffic = best["traffic"] if best is not None and counts is None else unit_traffic(ug, cou, n_cores)
         if best is not None:                # placed on its (spike-weighted with --activity) traffic
             chip, tx, ty = best["place"]
         else:
@@ -226,7 +227,8 @@ def map_network(graph: NetworkGraph, profile: HardwareProfile, strategy: str = "
                     hops, 0.0, timings=timings)
     res.portfolio = portfolio
     if counts is not None:
-        res.spike_traffic = unit_traffic(ug, cou, n_cores, weighted=True)
+        res.spike_traffic = (best["traffic"] if best is not None
+                             else unit_traffic(ug, cou, n_cores, weighted=True))
         res.spike_hops = hop_traffic(res.spike_traffic.pairs, chip, tx, ty, profile.mesh_tiles[0])
     if materialize:
         res.mapping = to_mapping(res)
