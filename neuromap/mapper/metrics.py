@@ -113,7 +113,7 @@ def message_lower_bound(graph, profile, per_layer: dict | None = None) -> float:
     share that edge's targets), and a layer counts the largest of these sums.
     ``per_layer`` (optional dict) receives the bound of each source layer."""
     from .resources import kernel_words, list_words
-    from .units import axis_reach, chan_reach, chip_edges, dims3
+    from .units import chan_reach, chip_edges, dims3
     M = float(profile.memory_words)
     eb = profile.entry_bits
     edges = chip_edges(graph)
@@ -136,11 +136,9 @@ def message_lower_bound(graph, profile, per_layer: dict | None = None) -> float:
                 one_target.append((st + lay.size * float(list_words(1, profile)), 1 / L))
                 continue
             c_out, kx, ky, cin_g = e.weight.shape
-            rx, _ = axis_reach(size[0], np.arange(dsize[0] + 1), kx, e.stride[0], e.padding[0], e.dilation[0])
-            ry, _ = axis_reach(size[1], np.arange(dsize[1] + 1), ky, e.stride[1], e.padding[1], e.dilation[1])
+            rx, ry, fmin = _spatial_reach(e, size, dsize)
             rc, _ = chan_reach(size[2], dsize[2], e.groups, np.arange(dsize[2] + 1))
             reach = [r.sum(axis=0).astype(np.int64) for r in (rx, ry, rc)]   # per input coordinate
-            fmin = int(rx.sum(axis=1).min()) * int(ry.sum(axis=1).min()) * cin_g
             for a in range(3):
                 axis_keys[a].append(reach[a])
             axis_keys[2].append(np.arange(size[2]) // max(1, size[2] // e.groups))  # channel group
@@ -222,6 +220,16 @@ def message_lower_bound(graph, profile, per_layer: dict | None = None) -> float:
     return total
 
 
+def _spatial_reach(e, src_size, dst_size) -> tuple[np.ndarray, np.ndarray, int]:
+    """A conv edge's x and y reach matrices (units.axis_reach) and the smallest fan-in of any of
+    its target neurons (x reach x y reach x input channels per group)."""
+    from .units import axis_reach
+    _, kx, ky, cin_g = e.weight.shape
+    rx, _ = axis_reach(src_size[0], np.arange(dst_size[0] + 1), kx, e.stride[0], e.padding[0], e.dilation[0])
+    ry, _ = axis_reach(src_size[1], np.arange(dst_size[1] + 1), ky, e.stride[1], e.padding[1], e.dilation[1])
+    return rx, ry, int(rx.sum(axis=1).min()) * int(ry.sum(axis=1).min()) * cin_g
+
+
 def _colocated(graph, lay, G: int, one_target: list[tuple[float, float]], profile) -> int:
     """Most neurons of one class (``G`` neurons of ``lay`` at one position, so one channel
     each) that one core can hold together with at least one of their targets."""
@@ -236,12 +244,7 @@ def _colocated(graph, lay, G: int, one_target: list[tuple[float, float]], profil
         elif profile.conv_weight_sharing:
             words = words + kernel_words(e, n, profile)
         else:                                 # every neuron stores at least its smallest fan-in
-            from .units import axis_reach
-            _, kx, ky, cin_g = e.weight.shape
-            ssize, dsize = dims3(graph.layer(e.src)), dims3(lay)
-            rx, _ = axis_reach(ssize[0], np.arange(dsize[0] + 1), kx, e.stride[0], e.padding[0], e.dilation[0])
-            ry, _ = axis_reach(ssize[1], np.arange(dsize[1] + 1), ky, e.stride[1], e.padding[1], e.dilation[1])
-            fmin = int(rx.sum(axis=1).min()) * int(ry.sum(axis=1).min()) * cin_g
+            _, _, fmin = _spatial_reach(e, dims3(graph.layer(e.src)), dims3(lay))
             words = words + n * fmin * profile.entry_bits / 64
     best = 0
     for tw, tu in one_target:
