@@ -17,7 +17,7 @@ current) only the body conv's weights are scaled; the shortcut weight is fixed b
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 
@@ -125,16 +125,26 @@ def calibrate_snn(model: torch.nn.Module, x: torch.Tensor, target_rate: float = 
     return report
 
 
+def hook_spiking_layers(model: torch.nn.Module, visit: Callable[[str, torch.Tensor], None]) -> list[Any]:
+    """Forward hooks that call visit(block name, output spikes) for every SLAYER neuron layer of
+    `model`; they fire in data-flow order. Returns the handles (for `passes.eval_pass`)."""
+    names = {id(m): n for n, m in model.named_modules()}
+    handles = []
+    for b in _calibratable_blocks(model):
+        def hook(mod: torch.nn.Module, inp: Any, out: torch.Tensor, name: str = names.get(id(b), "?")) -> None:
+            visit(name, out)
+        handles.append(b.neuron.register_forward_hook(hook))
+    return handles
+
+
 @torch.no_grad()
 def layer_rates(model: torch.nn.Module, x: torch.Tensor) -> list[dict[str, Any]]:
     """Firing rate (spikes per neuron per step) of every SLAYER neuron layer on batch `x`, in order."""
-    names = {id(m): n for n, m in model.named_modules()}
     rates: list[dict[str, Any]] = []
-    handles = []
-    for b in _calibratable_blocks(model):
-        def hook(mod: torch.nn.Module, inp: Any, out: torch.Tensor, block: torch.nn.Module = b) -> None:
-            rates.append({"name": names.get(id(block), "?"), "rate": float(out.float().mean()),
-                          "active_fraction": float((out.sum(-1) > 0).float().mean())})
-        handles.append(b.neuron.register_forward_hook(hook))
-    eval_pass(model, x, handles)
+
+    def visit(name: str, out: torch.Tensor) -> None:
+        rates.append({"name": name, "rate": float(out.float().mean()),
+                      "active_fraction": float((out.sum(-1) > 0).float().mean())})
+
+    eval_pass(model, x, hook_spiking_layers(model, visit))
     return rates

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from neuromap.models.calibrate import _calibratable_blocks
+from neuromap.models.calibrate import hook_spiking_layers
 from neuromap.passes import eval_pass
 
 
@@ -90,11 +90,7 @@ def signal_report(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor,
         return {"name": name, "class_separability": class_separability(out.float(), labels, num_classes)}
 
     if kind == "snn":
-        names = {id(m): n for n, m in model.named_modules()}
-        for b in _calibratable_blocks(model):
-            def hook(mod: torch.nn.Module, inp: Any, out: torch.Tensor, block: torch.nn.Module = b) -> None:
-                rows.append(row(names.get(id(block), "?"), out))
-            handles.append(b.neuron.register_forward_hook(hook))
+        handles.extend(hook_spiking_layers(model, lambda name, out: rows.append(row(name, out))))
     else:
         for name, m in _cnn_layers(model):
             def hook(mod: torch.nn.Module, inp: Any, out: torch.Tensor, name: str = name) -> None:
