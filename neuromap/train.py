@@ -144,6 +144,11 @@ def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> float
     return macro_f1(y_true, y_pred, num_classes)
 
 
+def _rounded(row: dict[str, Any]) -> dict[str, Any]:
+    """A metrics row with its floats rounded to 5 decimals for metrics.json."""
+    return {k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()}
+
+
 class _Twin:
     """Everything that differs between training the SNN and the CNN."""
 
@@ -178,9 +183,8 @@ class _Twin:
 
         n = min(SIGNAL_SAMPLES, len(self.y_train))
         rep = signal_report(model, self.batch(torch.arange(n)), self.y_train[:n], self.num_classes, self.kind)
-        rnd = lambda r: {k: (round(v, 5) if isinstance(v, float) else v) for k, v in r.items()}  # noqa: E731
         return {"samples": rep["samples"], "chance": round(rep["chance"], 5),
-                "layers": [rnd(r) for r in rep["layers"]], "output": rnd(rep["output"])}
+                "layers": [_rounded(r) for r in rep["layers"]], "output": _rounded(rep["output"])}
 
     def batch(self, idx: torch.Tensor) -> torch.Tensor:
         """Model input for training rows `idx` (SNN: rate-coded spikes, encoded on the fly)."""
@@ -295,8 +299,7 @@ def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, res
         metrics["test_tie_fraction"] = float(((counts == counts.max(1, keepdims=True)).sum(1) > 1).mean())
         metrics["test_mean_output_spikes"] = float(counts.sum(1).mean())
         if cal_report is not None:
-            metrics["calibration"] = [{k: (round(v, 5) if isinstance(v, float) else v) for k, v in r.items()}
-                                      for r in cal_report]
+            metrics["calibration"] = [_rounded(r) for r in cal_report]
     return model, metrics
 
 
