@@ -14,7 +14,8 @@ from neuromap.data.digits import DigitsSplit, load_digits_split
 from neuromap.data.encode import rate_encode
 from neuromap.errors import run_cli
 from neuromap.models import create_model
-from neuromap.models.signal import chance_separability, class_separability, first_spike_step, signal_report
+from neuromap.models.signal import (chance_separability, class_separability, first_spike_step, linear_probe_accuracy,
+                                   signal_report)
 
 
 def test_class_separability_by_hand() -> None:
@@ -49,6 +50,22 @@ def test_first_spike_step() -> None:
     assert first_spike_step(s2) is None
 
 
+def test_linear_probe_accuracy() -> None:
+    # class k lights feature k of 3 (plus noise features that mean nothing): a linear probe gets all
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(30) % 3
+    x = torch.nn.functional.one_hot(y, 3).float() * 5 + torch.rand(30, 3, generator=g)
+    x = torch.cat([x, torch.rand(30, 4, generator=g)], 1)
+    assert linear_probe_accuracy(x[:15], y[:15], x[15:], y[15:]) == 1.0
+    # the same features with the labels rotated on the held-out half: every test prediction is wrong
+    assert linear_probe_accuracy(x[:15], y[:15], x[15:], (y[15:] + 1) % 3) == 0.0
+    # a response that never varies: the most common training label (1, three times of five) is the
+    # guess, right on 2 of the 4 held-out samples
+    ones = torch.ones(9, 2)
+    assert linear_probe_accuracy(ones[:5], torch.tensor([1, 0, 1, 2, 1]), ones[5:],
+                                 torch.tensor([1, 1, 0, 2])) == 0.5
+
+
 @pytest.mark.parametrize("kind", ["snn", "cnn"])
 def test_signal_report_rows_follow_the_layers(kind: str) -> None:
     torch.manual_seed(0)
@@ -61,6 +78,7 @@ def test_signal_report_rows_follow_the_layers(kind: str) -> None:
     was = model.training
     rep = signal_report(model, x, torch.from_numpy(d.y_train[:64]), 10, kind)
     assert model.training == was
+    assert all("probe_accuracy" not in r for r in rep["layers"])  # only with held-out inputs
     names = [r["name"] for r in rep["layers"]]
     if kind == "snn":  # the 11 spiking layers in data-flow order, each with its rate and latency
         assert names[0] == "units.0.block" and names[-1] == "units.6.dense" and len(names) == 11
@@ -72,6 +90,34 @@ def test_signal_report_rows_follow_the_layers(kind: str) -> None:
     # the input layer of random weights still tells digits apart far better than chance
     assert rep["layers"][0]["class_separability"] > 2 * rep["chance"]
     assert rep["chance"] == pytest.approx(9 / 63)
+
+
+def test_signal_report_probe_on_held_out_inputs() -> None:
+    torch.manual_seed(0)
+    d = load_digits_split(0, 0.25)
+    model = create_model("squeezenet_p", kind="snn", num_classes=10, input_shape=(1, 8, 8))
+    t = model.depth + 12
+
+    def spikes(levels: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(rate_encode(levels, d.max_level, t).astype(np.float32))
+
+    held = (spikes(d.x_test[:60]), torch.from_numpy(d.y_test[:60]))
+    rep = signal_report(model, spikes(d.x_train[:120]), torch.from_numpy(d.y_train[:120]), 10, "snn", held_out=held)
+    rows = rep["layers"] + [rep["output"]]
+    assert len(rows) == 12 and all(0.0 <= r["probe_accuracy"] <= 1.0 for r in rows)
+    # the first layer's spike counts of a random net keep most of a digit: far above the 0.1 of chance
+    assert rep["layers"][0]["probe_accuracy"] > 0.6
+    # exactly what the probe gives on that layer's counts, computed directly
+    first = model.units[0].block.neuron  # the report hooks the neuron (before the synaptic delay)
+    got: list[torch.Tensor] = []
+    h = first.register_forward_hook(lambda m, i, o: got.append(o.sum(-1).reshape(o.shape[0], -1)))
+    model.eval()
+    with torch.no_grad():
+        model(spikes(d.x_train[:120]))
+        model(held[0])
+    h.remove()
+    assert rep["layers"][0]["probe_accuracy"] == linear_probe_accuracy(got[0], torch.from_numpy(d.y_train[:120]),
+                                                                       got[1], held[1])
 
 
 def test_train_cli_records_the_signal_report(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
