@@ -127,23 +127,19 @@ def signal_report(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor,
     def features(out: torch.Tensor) -> torch.Tensor:
         return out.float().sum(-1).reshape(out.shape[0], -1) if kind == "snn" else out.float()
 
-    def row(name: str, out: torch.Tensor) -> dict[str, Any]:
-        r: dict[str, Any] = {"name": name,
-                             "class_separability": class_separability(features(out), labels, num_classes)}
-        if kind == "snn":
-            counts = features(out)
-            r.update(rate=float(out.float().mean()), active_fraction=float((counts > 0).float().mean()),
-                     first_spike_step=first_spike_step(out))
-        return r
-
     # rows are computed inside the hooks, so only per-sample counts (and only for a probe) are kept
     rows: list[dict[str, Any]] = []
     kept: list[torch.Tensor] = []
 
     def visit(name: str, out: torch.Tensor) -> None:
-        rows.append(row(name, out))
+        f = features(out)
+        r: dict[str, Any] = {"name": name, "class_separability": class_separability(f, labels, num_classes)}
+        if kind == "snn":
+            r.update(rate=float(out.float().mean()), active_fraction=float((f > 0).float().mean()),
+                     first_spike_step=first_spike_step(out))
+        rows.append(r)
         if held_out is not None:
-            kept.append(features(out))
+            kept.append(f)
 
     _visit_layers(model, x, kind, visit)
     if held_out is not None:
