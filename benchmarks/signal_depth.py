@@ -47,11 +47,11 @@ def report_run(run_dir: Path, samples: int) -> list[dict]:
         else:
             x_test = twin.x_test
         held_out = (x_test, torch.from_numpy(data.y_test))
+        x = twin.batch(torch.arange(n))                 # the same encoded inputs for both stages
         trained = build_from_config(config, kind)
         trained.load_state_dict(safe_torch_load(run_dir / f"{kind}.pt"))
         for stage, model in (("init", init), ("trained", trained)):
-            rep = signal_report(model, twin.batch(torch.arange(n)), twin.y_train[:n], twin.num_classes, kind,
-                                held_out=held_out)
+            rep = signal_report(model, x, twin.y_train[:n], twin.num_classes, kind, held_out=held_out)
             layers = rep["layers"]
             m = len(layers)
             picks = [layers[0], layers[m // 4], layers[m // 2], layers[(3 * m) // 4], layers[-1]]

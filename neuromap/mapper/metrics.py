@@ -201,7 +201,8 @@ def message_lower_bound(graph, profile, per_layer: dict | None = None) -> float:
         m = np.maximum(m, np.ceil(sum(neu_lin.values()) - 1e-9))
         # classes: one position x one channel group (a c-group of the key above), G neurons each
         G = np.broadcast_to(nc[None, None, :], shape).astype(np.float64)
-        C = np.array([_colocated(graph, lay, int(g), one_target, profile) for g in nc], np.float64)
+        ins = [e for e in edges if e.dst == lay.name]
+        C = np.array([_colocated(graph, lay, ins, int(g), one_target, profile) for g in nc], np.float64)
         C = np.broadcast_to(C[None, None, :], shape)
         positions = nx[:, None, None] * ny[None, :, None]
         per_class = np.maximum(G * m - np.minimum(G, m * C), 0)
@@ -211,7 +212,7 @@ def message_lower_bound(graph, profile, per_layer: dict | None = None) -> float:
         for (e, me), tgt_one in zip(edge_m, one_target):
             groups_e = e.groups if e.kind == "conv" else 1
             G_e = size[2] // groups_e
-            C_e = _colocated(graph, lay, G_e, [tgt_one], profile)
+            C_e = _colocated(graph, lay, ins, G_e, [tgt_one], profile)
             cls = np.maximum(G_e * me - np.minimum(G_e, me * C_e), 0)
             layer_bound = max(layer_bound, float((positions[:, :, 0] * groups_e * cls).sum()))
         total += layer_bound
@@ -230,15 +231,16 @@ def _spatial_reach(e, src_size, dst_size) -> tuple[np.ndarray, np.ndarray, int]:
     return rx, ry, int(rx.sum(axis=1).min()) * int(ry.sum(axis=1).min()) * cin_g
 
 
-def _colocated(graph, lay, G: int, one_target: list[tuple[float, float]], profile) -> int:
+def _colocated(graph, lay, ins: list, G: int, one_target: list[tuple[float, float]], profile) -> int:
     """Most neurons of one class (``G`` neurons of ``lay`` at one position, so one channel
-    each) that one core can hold together with at least one of their targets."""
+    each) that one core can hold together with at least one of their targets. ``ins``: the
+    on-chip edges into ``lay`` (``units.chip_edges`` with ``dst == lay.name``)."""
     from .resources import kernel_words, list_words
-    from .units import chip_edges, dims3
+    from .units import dims3
     n = np.arange(1, G + 1)
     words = n * float(profile.state_words(lay.neuron.type))
     use = n / float(profile.neuron_limit(lay.neuron.type))
-    for e in [e for e in chip_edges(graph) if e.dst == lay.name]:
+    for e in ins:
         if e.kind == "dense":
             words = words + graph.layer(e.src).size * list_words(n, profile)
         elif profile.conv_weight_sharing:
