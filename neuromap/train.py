@@ -28,6 +28,7 @@ from neuromap.data.digits import load_digits_split
 from neuromap.data.encode import rate_encode
 from neuromap.errors import NeuromapError, run_cli
 from neuromap.models import create_model, list_models
+from neuromap.models.calibrate import set_surrogate_scales, surrogate_scales
 from neuromap.models.digitnet import topology_to_dicts
 from neuromap.provenance import versions as _versions
 from neuromap.models.checkpoint import (
@@ -43,8 +44,11 @@ PLANNED_DATASETS = ("nmnist", "mnist", "shd", "dvs_gesture")
 DEFAULT_MODEL_KWARGS: dict[str, Any] = {"channels": [8, 16], "hidden": 64, "weight_scale": 2.0}
 #: Per-model constructor arguments recorded in the run config (zoo models use their defaults).
 MODEL_KWARGS: dict[str, dict[str, Any]] = {"digitnet": DEFAULT_MODEL_KWARGS}
-#: Zoo SNNs get `depth + EXTRA_STEPS` time steps by default (the first output spike needs `depth`).
-EXTRA_STEPS = 12
+#: Zoo SNNs get `depth + EXTRA_STEPS` time steps by default. The first output spike needs `depth` steps
+#: (one synaptic delay per layer) plus each layer's time to integrate to threshold: calibrated at 0.1,
+#: squeezenet_p's output (11 layers) first spikes at step 20 at init. 12 extra steps left it 3 steps to
+#: count (0.91 after 20 epochs, 0.16 with one step less); 17 leave 8 (0.95). docs/models.md.
+EXTRA_STEPS = 17
 ENCODE_BATCH = 256
 #: SLAYER SpikeRate targets: the true class should fire on half the steps, the others rarely.
 TRUE_RATE, FALSE_RATE = 0.5, 0.05
@@ -55,9 +59,23 @@ TRUE_RATE, FALSE_RATE = 0.5, 0.05
 #: nets stay silent). Without it the activity of the 11- to 28-layer SNNs dies out with depth.
 CALIBRATE_RATE, CALIBRATE_RATE_DEEP, CALIBRATE_DEEP = 0.1, 0.2, 16
 CALIBRATE_SAMPLES = 32
+#: Zoo SNNs then get per-layer surrogate-gradient scales (neuromap.models.calibrate.balance_surrogate,
+#: training only) from SURROGATE_ITERS backward passes on the first SURROGATE_SAMPLES training samples:
+#: at one scale for all layers the backward signal of the 11- to 34-layer SNNs spans 4 to 20 decades.
+SURROGATE_SAMPLES, SURROGATE_ITERS = 64, 3
 #: The signal report (neuromap.models.signal: per-layer class separability, rates, latency) runs on the
 #: first SIGNAL_SAMPLES training samples, at init and after training.
 SIGNAL_SAMPLES = 128
+
+
+def default_timesteps(depth: int | None) -> int:
+    """The default --timesteps for an SNN of `depth` layers (None: digitnet)."""
+    return 16 if depth is None else max(16, depth + EXTRA_STEPS)
+
+
+def default_surrogate(depth: int | None) -> dict[str, int] | None:
+    """The default surrogate balancing of an SNN of `depth` layers (None: digitnet, not balanced)."""
+    return None if depth is None else {"samples": SURROGATE_SAMPLES, "iters": SURROGATE_ITERS}
 
 
 def default_calibrate_rate(depth: int | None) -> float:
@@ -69,7 +87,7 @@ def default_calibrate_rate(depth: int | None) -> float:
 
 #: Config keys that must match for --resume to continue a checkpoint (epochs may grow).
 RESUME_KEYS = ("model", "dataset", "seed", "timesteps", "batch_size", "lr", "test_fraction",
-               "model_kwargs", "loss", "encoding", "num_classes", "input_shape", "calibration")
+               "model_kwargs", "loss", "encoding", "num_classes", "input_shape", "calibration", "surrogate_balance")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -114,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", default="both", choices=("snn", "cnn", "both"), help="which twin(s) to train (default: both)")
     p.add_argument("--epochs", type=_positive(int, "--epochs"), default=20, help="training epochs per twin (default: %(default)s)")
     p.add_argument("--timesteps", type=_positive(int, "--timesteps"), default=None,
-                   help="SNN time steps per sample (default: 16 for digitnet, SNN depth + 12 for zoo models)")
+                   help=f"SNN time steps per sample (default: 16 for digitnet, SNN depth + {EXTRA_STEPS} for zoo models)")
     p.add_argument("--batch-size", type=_positive(int, "--batch-size"), default=32, help="minibatch size (default: %(default)s)")
     p.add_argument("--lr", type=_positive(float, "--lr"), default=3e-3, help="Adam learning rate, cosine-decayed (default: %(default)s)")
     p.add_argument("--calibrate-rate", type=float, default=None,
@@ -122,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
                         f"neuron per step) on {CALIBRATE_SAMPLES} training samples; 0 turns it off "
                         f"(default: {CALIBRATE_RATE} for zoo SNNs of up to {CALIBRATE_DEEP} layers, "
                         f"{CALIBRATE_RATE_DEEP} for deeper ones, 0 for digitnet)")
+    p.add_argument("--surrogate", choices=("balanced", "uniform"), default=None,
+                   help=f"SNN surrogate-gradient scales: 'balanced' per layer before training, from "
+                        f"{SURROGATE_ITERS} backward passes on {SURROGATE_SAMPLES} training samples, or 'uniform' "
+                        f"as built (default: balanced for zoo SNNs, uniform for digitnet)")
     p.add_argument("--seed", type=_seed, default=0, help="seed for the split, init and shuffling (default: %(default)s)")
     p.add_argument("--name", default=None, help="run name (default: <model>_<dataset>)")
     p.add_argument("--out", default="runs", help="runs root folder; the run goes to <out>/<name>/ (default: runs)")
@@ -211,20 +233,30 @@ class _Twin:
 
 
 def initial_model(kind: str, config: dict[str, Any], twin: _Twin,
-                  calibrate: bool = True) -> tuple[torch.nn.Module, list[dict[str, Any]] | None]:
-    """The `kind` twin as training starts: seeded init and, for an SNN whose config asks for it, the
-    data-driven calibration (neuromap.models.calibrate). Returns (model, calibration report or None)."""
+                  calibrate: bool = True) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The `kind` twin as training starts: seeded init and, for an SNN whose config asks for them, the
+    data-driven calibration and the surrogate balancing (neuromap.models.calibrate). Returns (model,
+    {"calibration": per-layer report, "surrogate": per-round report}, each present only if done)."""
     _seed_everything(int(config["seed"]) + (0 if kind == "snn" else 1))
     model = create_model(config["model"], kind=kind, num_classes=config["num_classes"],
                          input_shape=tuple(config["input_shape"]), **config["model_kwargs"])
-    calibration = config.get("calibration")
-    if not (kind == "snn" and calibration and calibrate):
-        return model, None
-    from neuromap.models.calibrate import calibrate_snn
+    reports: dict[str, Any] = {}
+    if kind != "snn" or not calibrate:
+        return model, reports
+    from neuromap.models.calibrate import balance_surrogate, calibrate_snn
 
-    report = calibrate_snn(model, twin.calibration_batch(int(calibration["samples"])),
-                           target_rate=float(calibration["target_rate"]))
-    return model, report
+    calibration, balance = config.get("calibration"), config.get("surrogate_balance")
+    if calibration:
+        reports["calibration"] = calibrate_snn(model, twin.calibration_batch(int(calibration["samples"])),
+                                               target_rate=float(calibration["target_rate"]))
+    if balance:
+        idx = torch.arange(min(int(balance["samples"]), len(twin.y_train)))
+        was = model.training
+        model.train()
+        reports["surrogate"] = balance_surrogate(model, twin.batch(idx), twin.y_train[idx], twin.loss,
+                                                 iters=int(balance["iters"]))
+        model.train(was)
+    return model, reports
 
 
 def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, resume: bool,
@@ -235,8 +267,8 @@ def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, res
     twin = _Twin(kind, config, data)
     resuming = resume and (run_dir / "checkpoint" / f"{kind}.pt").is_file()
     t0 = time.perf_counter()
-    model, cal_report = initial_model(kind, config, twin, calibrate=not resuming)
-    train_seconds = time.perf_counter() - t0 if cal_report is not None else 0.0  # calibration is training cost
+    model, init_report = initial_model(kind, config, twin, calibrate=not resuming)
+    train_seconds = time.perf_counter() - t0 if init_report else 0.0  # calibration is training cost
     optimizer = torch.optim.Adam(model.parameters(), lr=float(config["lr"]))
     generator = torch.Generator().manual_seed(int(config["seed"]))
     epochs = int(config["epochs"])
@@ -246,6 +278,8 @@ def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, res
     if resuming:
         state = safe_torch_load(ckpt_path)
         model.load_state_dict(state["model"])
+        if "surrogate_scales" in state:  # training-only neuron settings, not in the state dict
+            set_surrogate_scales(model, [float(v) for v in state["surrogate_scales"]])
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
         start_epoch, train_seconds = int(state["epoch"]), float(state["train_seconds"])
@@ -281,9 +315,11 @@ def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, res
             acc = float((twin.predict_test(model) == data.y_test).mean())
             bar.set_postfix(loss=f"{total / n:.4f}", test_acc=f"{acc:.3f}")
         train_seconds += time.perf_counter() - t0
-        atomic_torch_save(ckpt_path, {"epoch": epoch + 1, "train_seconds": train_seconds,
-                                      "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                      "generator": generator.get_state()})
+        state = {"epoch": epoch + 1, "train_seconds": train_seconds, "model": model.state_dict(),
+                 "optimizer": optimizer.state_dict(), "generator": generator.get_state()}
+        if kind == "snn":
+            state["surrogate_scales"] = surrogate_scales(model)
+        atomic_torch_save(ckpt_path, state)
     pred = twin.predict_test(model)
     metrics = {
         "test_accuracy": float((pred == data.y_test).mean()),
@@ -298,8 +334,13 @@ def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, res
         counts = twin.test_counts(model)
         metrics["test_tie_fraction"] = float(((counts == counts.max(1, keepdims=True)).sum(1) > 1).mean())
         metrics["test_mean_output_spikes"] = float(counts.sum(1).mean())
-        if cal_report is not None:
-            metrics["calibration"] = [_rounded(r) for r in cal_report]
+        if "calibration" in init_report:
+            metrics["calibration"] = [_rounded(r) for r in init_report["calibration"]]
+        if "surrogate" in init_report:
+            rounds = init_report["surrogate"]
+            metrics["surrogate"] = {"grad_rms_before": [float(f"{v:.4g}") for v in rounds[0]["grad_rms"]],
+                                    "grad_rms_last_round": [float(f"{v:.4g}") for v in rounds[-1]["grad_rms"]],
+                                    "scales": [float(f"{v:.4g}") for v in rounds[-1]["scales"]]}
     return model, metrics
 
 
@@ -371,11 +412,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         depth = int(probe.depth)
     else:
         depth = sum(1 for spec in probe.topology if getattr(spec, "kind", "") != "flatten")
+    zoo_depth = depth if hasattr(probe, "depth") else None
     if args.timesteps is None:
-        args.timesteps = 16 if not hasattr(probe, "depth") else max(16, depth + EXTRA_STEPS)
+        args.timesteps = default_timesteps(zoo_depth)
+    if args.surrogate is None:
+        args.surrogate = "balanced" if default_surrogate(zoo_depth) else "uniform"
     do_export = "snn" in kinds
     if args.calibrate_rate is None:
-        args.calibrate_rate = default_calibrate_rate(depth if hasattr(probe, "depth") else None)
+        args.calibrate_rate = default_calibrate_rate(zoo_depth)
     if not 0.0 <= args.calibrate_rate < 1.0:
         raise NeuromapError(f"--calibrate-rate must be in [0, 1) spikes per neuron per step, got {args.calibrate_rate}")
     if "snn" in kinds:
@@ -391,6 +435,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                  "cnn": "cross_entropy"},
         "calibration": ({"target_rate": args.calibrate_rate, "samples": CALIBRATE_SAMPLES}
                         if args.calibrate_rate > 0 else None),
+        "surrogate_balance": ({"samples": SURROGATE_SAMPLES, "iters": SURROGATE_ITERS}
+                              if args.surrogate == "balanced" else None),
         "encoding": "rate", "max_level": data.max_level, "num_classes": data.num_classes,
         "input_shape": list(data.input_shape), "model_kwargs": model_kwargs,
         "run_dir": str(run_dir), "export": str(export_path) if do_export else None,

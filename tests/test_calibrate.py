@@ -14,6 +14,7 @@ from neuromap.data.encode import rate_encode
 from neuromap.errors import run_cli
 from neuromap.models import create_model
 from neuromap.models.calibrate import calibrate_snn, layer_rates
+from neuromap.models.checkpoint import safe_torch_load
 
 
 def _digits(n: int, timesteps: int) -> torch.Tensor:
@@ -102,12 +103,24 @@ def test_train_cli_calibrates_zoo_snns_and_records_rates(monkeypatch: pytest.Mon
     assert config["calibration"] == {"target_rate": train.CALIBRATE_RATE, "samples": train.CALIBRATE_SAMPLES}
     assert train.default_calibrate_rate(11) == 0.1 and train.default_calibrate_rate(27) == 0.2
     assert train.default_calibrate_rate(None) == 0.0  # digitnet keeps its recipe
-    cal = json.loads((tmp_path / "runs" / "cal" / "metrics.json").read_text())["snn"]["calibration"]
+    assert config["timesteps"] == 11 + train.EXTRA_STEPS
+    snn = json.loads((tmp_path / "runs" / "cal" / "metrics.json").read_text())["snn"]
+    cal = snn["calibration"]
     assert len(cal) == 11 and all(r["rate_after"] > 0.03 and r["weight_scale"] > 0 for r in cal)
-    assert run_cli(train.main, base + ["--name", "raw", "--calibrate-rate", "0"]) == 0
+    # then the surrogate balancing: the first layer keeps the built scale, the others are rescaled,
+    # and the checkpoint keeps the scales (they are not in the state dict) for --resume
+    assert config["surrogate_balance"] == {"samples": train.SURROGATE_SAMPLES, "iters": train.SURROGATE_ITERS}
+    scales = snn["surrogate"]["scales"]
+    assert len(scales) == 11 and scales[0] == 10 and len(set(scales)) > 1
+    rms = snn["surrogate"]["grad_rms_last_round"]
+    assert max(rms) / min(rms) < max(snn["surrogate"]["grad_rms_before"]) / min(snn["surrogate"]["grad_rms_before"])
+    state = safe_torch_load(tmp_path / "runs" / "cal" / "checkpoint" / "snn.pt")
+    assert [float(f"{v:.4g}") for v in state["surrogate_scales"]] == scales
+    assert run_cli(train.main, base + ["--name", "raw", "--calibrate-rate", "0", "--surrogate", "uniform"]) == 0
     raw = json.loads((tmp_path / "runs" / "raw" / "metrics.json").read_text())["snn"]
-    assert "calibration" not in raw
-    assert json.loads((tmp_path / "runs" / "raw" / "config.json").read_text())["calibration"] is None
+    assert "calibration" not in raw and "surrogate" not in raw
+    raw_config = json.loads((tmp_path / "runs" / "raw" / "config.json").read_text())
+    assert raw_config["calibration"] is None and raw_config["surrogate_balance"] is None
 
 
 def test_prune_calibrates_only_the_reinitialised_squeeze(sqp: tuple[torch.nn.Module, torch.Tensor]) -> None:

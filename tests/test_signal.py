@@ -14,8 +14,9 @@ from neuromap.data.digits import DigitsSplit, load_digits_split
 from neuromap.data.encode import rate_encode
 from neuromap.errors import run_cli
 from neuromap.models import create_model
-from neuromap.models.signal import (chance_separability, class_separability, first_spike_step, linear_probe_accuracy,
-                                   signal_report)
+from neuromap.models.calibrate import balance_surrogate, calibrate_snn, set_surrogate_scales, surrogate_scales
+from neuromap.models.signal import (chance_separability, class_separability, first_spike_step, gradient_report,
+                                   linear_probe_accuracy, signal_report)
 
 
 def test_class_separability_by_hand() -> None:
@@ -92,6 +93,62 @@ def test_signal_report_rows_follow_the_layers(kind: str) -> None:
     assert rep["chance"] == pytest.approx(9 / 63)
 
 
+@pytest.fixture(scope="module")
+def calibrated_sqp() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
+    """squeezenet_p's SNN (a chain of 11 spiking layers) calibrated on 32 digits, in training mode."""
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    d = load_digits_split(0, 0.25)
+    model = create_model("squeezenet_p", kind="snn", num_classes=10, input_shape=(1, 8, 8))
+    x = torch.from_numpy(rate_encode(d.x_train[:32], d.max_level, model.depth + 12).astype(np.float32))
+    calibrate_snn(model, x, target_rate=0.1)
+    model.train()
+    return model, x, torch.from_numpy(d.y_train[:32])
+
+
+def _spike_rate_loss() -> object:
+    from neuromap.models.digitnet import import_slayer
+
+    return import_slayer().loss.SpikeRate(true_rate=0.5, false_rate=0.05, reduction="sum")
+
+
+def test_gradient_report_scales_with_each_layers_surrogate(calibrated_sqp: tuple) -> None:
+    model, x, y = calibrated_sqp
+    loss = _spike_rate_loss()
+    saved = surrogate_scales(model)
+    try:
+        before = [r["grad_rms"] for r in gradient_report(model, x, y, loss)]
+        assert len(before) == 11 and all(r > 0 for r in before)
+        assert all(p.grad is None for p in model.parameters())  # the report leaves no gradients behind
+        k = 5
+        set_surrogate_scales(model, [s * (4.0 if i == k else 1.0) for i, s in enumerate(saved)])
+        after = [r["grad_rms"] for r in gradient_report(model, x, y, loss)]
+    finally:
+        set_surrogate_scales(model, saved)
+    # the backward pass is linear in a layer's surrogate scale: every layer upstream of layer k gets
+    # 4x the gradient, layer k and the layers after it are untouched
+    assert after[:k] == pytest.approx([4.0 * r for r in before[:k]], rel=1e-4)
+    assert after[k:] == pytest.approx(before[k:], rel=1e-6)
+
+
+def test_balance_surrogate_equalises_a_chain_in_one_round(calibrated_sqp: tuple) -> None:
+    model, x, y = calibrated_sqp
+    loss = _spike_rate_loss()
+    saved = surrogate_scales(model)
+    try:
+        rms = [r["grad_rms"] for r in gradient_report(model, x, y, loss)]
+        assert max(rms) / min(rms) > 100  # the problem: at one scale for all, RMS spans decades
+        history = balance_surrogate(model, x, y, loss, iters=1)
+        assert history[0]["grad_rms"] == pytest.approx(rms, rel=1e-6)
+        balanced = [r["grad_rms"] for r in gradient_report(model, x, y, loss)]
+        assert surrogate_scales(model)[0] == saved[0] and surrogate_scales(model) != saved
+    finally:
+        set_surrogate_scales(model, saved)
+    assert balanced == pytest.approx([rms[-1]] * len(rms), rel=1e-3)  # every layer at the readout's RMS
+    with pytest.raises(ValueError, match="2 surrogate scales for 11 spiking layers"):
+        set_surrogate_scales(model, [1.0, 2.0])
+
+
 def test_signal_report_probe_on_held_out_inputs() -> None:
     torch.manual_seed(0)
     d = load_digits_split(0, 0.25)
@@ -136,4 +193,4 @@ def test_train_cli_records_the_signal_report(monkeypatch: pytest.MonkeyPatch, tm
             assert rep["samples"] == 40 and rep["chance"] == pytest.approx(9 / 39, abs=1e-5)
             assert len(rep["layers"]) == 11
     out = capsys.readouterr().out
-    assert "snn: class separability" in out and "of 23" in out and "cnn: class separability" in out
+    assert "snn: class separability" in out and "of 28" in out and "cnn: class separability" in out

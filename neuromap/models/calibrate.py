@@ -148,3 +148,46 @@ def layer_rates(model: torch.nn.Module, x: torch.Tensor) -> list[dict[str, Any]]
 
     eval_pass(model, x, hook_spiking_layers(model, visit))
     return rates
+
+
+def surrogate_scales(model: torch.nn.Module) -> list[float]:
+    """Every SLAYER neuron layer's surrogate-gradient scale (`neuron.scale_rho`), in module order."""
+    return [float(b.neuron.scale_rho) for b in _calibratable_blocks(model)]
+
+
+def set_surrogate_scales(model: torch.nn.Module, scales: list[float]) -> None:
+    """Restore scales from `surrogate_scales` (e.g. when resuming a balanced run)."""
+    blocks = _calibratable_blocks(model)
+    if len(scales) != len(blocks):
+        raise ValueError(f"{len(scales)} surrogate scales for {len(blocks)} spiking layers")
+    for b, s in zip(blocks, scales):
+        b.neuron.scale_rho = float(s)
+
+
+def balance_surrogate(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor,
+                      loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], iters: int = 3,
+                      max_factor: float = 1e3) -> list[dict[str, Any]]:
+    """Rescale each layer's surrogate gradient so the backward signal neither explodes nor vanishes.
+
+    SLAYER's surrogate multiplies the gradient that crosses a neuron layer by its `scale_rho`
+    (training only: the forward pass, the weights and the export do not change). With one scale for
+    all layers the per-layer gain compounds through depth (benchmarks/surrogate_gain.py). Here, in
+    module order (data-flow order in the zoo), layer k's scale is multiplied by rms_k / rms_{k-1},
+    the RMS of d loss / d spikes at its own output over that at the layer before it
+    (neuromap.models.signal.gradient_report), clipped to [1/max_factor, max_factor]. The backward
+    pass is linear in these scales, so in a chain one round makes every layer's output-gradient RMS
+    equal to the readout's; `iters` rounds settle graph nets (shortcuts, concat), where a layer's
+    gradient arrives along several paths. Returns per round the RMS before it and the scales after.
+    """
+    from neuromap.models.signal import gradient_report
+
+    blocks = _calibratable_blocks(model)
+    history: list[dict[str, Any]] = []
+    for _ in range(iters):
+        rms = [r["grad_rms"] for r in gradient_report(model, x, labels, loss_fn)]
+        for k in range(len(blocks) - 1, 0, -1):
+            if rms[k] > 0 and rms[k - 1] > 0:
+                f = min(max(rms[k] / rms[k - 1], 1.0 / max_factor), max_factor)
+                blocks[k].neuron.scale_rho = float(blocks[k].neuron.scale_rho) * f
+        history.append({"grad_rms": rms, "scales": surrogate_scales(model)})
+    return history

@@ -22,6 +22,12 @@ information. This report measures, layer by layer in data-flow order, on a batch
   SNN chain on digits: eta^2 at chance at its 8th layer, probe accuracy 0.87 there).
 
 The model is left as it was (eval-mode pass, hooks removed).
+
+`gradient_report` is the backward counterpart for SNNs: the RMS of the loss gradient at every
+spiking layer's output spikes, from the readout back to the input. SLAYER's surrogate gradient
+multiplies the backward signal by a per-layer gain that grows with the surrogate's scale
+(``scale_grad``); through 11 to 34 layers that gain compounds, so a scale that suits a shallow net
+makes a deep net's gradients explode or vanish by many orders of magnitude (docs/models.md).
 """
 from __future__ import annotations
 
@@ -87,6 +93,34 @@ def first_spike_step(spikes: torch.Tensor) -> int | None:
     first = torch.where(per_step, torch.arange(t), torch.full((t,), t)).min(-1).values
     med = int(first.median())
     return None if med >= t else med
+
+
+def gradient_report(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor,
+                    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> list[dict[str, Any]]:
+    """RMS of d loss / d spikes at every SLAYER neuron layer's output, in data-flow order.
+
+    One forward and backward pass of `model` on `x` (spikes (N, C, H, W, T)) with `loss_fn(output,
+    labels)`, in the model's current mode; parameter gradients are cleared before and after.
+    Returns [{"name", "grad_rms"}]; a layer whose output no loss path reaches
+    gets 0.0."""
+    rows: list[dict[str, Any]] = []
+
+    def visit(name: str, out: torch.Tensor) -> None:
+        row: dict[str, Any] = {"name": name, "grad_rms": 0.0}
+        rows.append(row)
+        if out.requires_grad:
+            out.register_hook(lambda g: row.update(grad_rms=float(g.float().pow(2).mean().sqrt())))
+
+    handles = hook_spiking_layers(model, visit)
+    model.zero_grad(set_to_none=True)
+    try:
+        with torch.enable_grad():
+            loss_fn(model(x), labels).backward()
+    finally:
+        for h in handles:
+            h.remove()
+        model.zero_grad(set_to_none=True)
+    return rows
 
 
 def _cnn_layers(model: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
