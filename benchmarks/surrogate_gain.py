@@ -10,7 +10,7 @@ gradient at every spiking layer's output spikes (`neuromap.models.signal.gradien
   (1 is the healthy value; 1e-20 means the first layers receive nothing, 1e+3 that they receive
   an amplified, and through a chaotic forward pass mostly meaningless, signal);
 * per layer: the geometric-mean gain per layer, (first/readout) ** (1 / (layers - 1));
-* max/min: the spread of the RMS over all layers (log10 decades).
+* max/min: the spread of the RMS over all layers that receive any gradient (log10 decades).
 
     .venv/bin/python benchmarks/surrogate_gain.py [--models squeezenet_p mnasnet] [--scales 1 3 10] [--json out.json]
 """
@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| model | layers | T | scale_grad | first / readout | gain per layer | max / min (decades) |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['model']} | {r['layers']} | {r['timesteps']} | {r['scale_grad']:g} | {r['first_over_readout']:.1e} "
+        ratio = f"{r['first_over_readout']:.1e}" if r["first_over_readout"] > 0 else "0 (underflow)"
+        print(f"| {r['model']} | {r['layers']} | {r['timesteps']} | {r['scale_grad']:g} | {ratio} "
               f"| {r['gain_per_layer']:.2f} | {r['spread_decades']:.1f} |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))

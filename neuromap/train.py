@@ -339,7 +339,7 @@ def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, res
         if "surrogate" in init_report:
             rounds = init_report["surrogate"]
             metrics["surrogate"] = {"grad_rms_before": [float(f"{v:.4g}") for v in rounds[0]["grad_rms"]],
-                                    "grad_rms_last_round": [float(f"{v:.4g}") for v in rounds[-1]["grad_rms"]],
+                                    "grad_rms_after": [float(f"{v:.4g}") for v in rounds[-1]["grad_rms"]],
                                     "scales": [float(f"{v:.4g}") for v in rounds[-1]["scales"]]}
     return model, metrics
 

@@ -177,7 +177,8 @@ def balance_surrogate(model: torch.nn.Module, x: torch.Tensor, labels: torch.Ten
     (neuromap.models.signal.gradient_report), clipped to [1/max_factor, max_factor]. The backward
     pass is linear in these scales, so in a chain one round makes every layer's output-gradient RMS
     equal to the readout's; `iters` rounds settle graph nets (shortcuts, concat), where a layer's
-    gradient arrives along several paths. Returns per round the RMS before it and the scales after.
+    gradient arrives along several paths. Returns one entry per round (the RMS it measured, the
+    scales it set) and a last one with the RMS measured at the final scales.
     """
     from neuromap.models.signal import gradient_report
 
@@ -190,4 +191,6 @@ def balance_surrogate(model: torch.nn.Module, x: torch.Tensor, labels: torch.Ten
                 f = min(max(rms[k] / rms[k - 1], 1.0 / max_factor), max_factor)
                 blocks[k].neuron.scale_rho = float(blocks[k].neuron.scale_rho) * f
         history.append({"grad_rms": rms, "scales": surrogate_scales(model)})
+    history.append({"grad_rms": [r["grad_rms"] for r in gradient_report(model, x, labels, loss_fn)],
+                    "scales": surrogate_scales(model)})
     return history
