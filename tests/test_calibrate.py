@@ -138,3 +138,22 @@ def test_prune_calibrates_only_the_reinitialised_squeeze(sqp: tuple[torch.nn.Mod
     report = calibrate_snn(net, x, only=layers)
     assert [r["name"] for r in report] == ["units.1.units.0.block"]
     assert all(torch.equal(v, net.state_dict()[k]) for k, v in kept.items())
+
+
+def test_resume_restores_the_balanced_surrogate_scales(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The per-layer surrogate scales are not in the state dict: 1 epoch + --resume to 2 must train
+    exactly like 2 epochs straight, which it only does if the checkpoint's scales are put back."""
+    def tiny(seed: int = 0, test_fraction: float = 0.25) -> DigitsSplit:
+        full = load_digits_split(seed, test_fraction)
+        return DigitsSplit(full.x_train[:64], full.y_train[:64], full.x_test[:10], full.y_test[:10])
+
+    monkeypatch.setattr(train, "load_digits_split", tiny)
+    base = ["--model", "squeezenet_p", "--kind", "snn", "--no-progress", "--out", str(tmp_path / "runs"),
+            "--export", str(tmp_path / "m.net")]
+    assert run_cli(train.main, base + ["--name", "straight", "--epochs", "2"]) == 0
+    assert run_cli(train.main, base + ["--name", "resumed", "--epochs", "1"]) == 0
+    assert run_cli(train.main, base + ["--name", "resumed", "--epochs", "2", "--resume"]) == 0
+    a = safe_torch_load(tmp_path / "runs" / "straight" / "snn.pt")
+    b = safe_torch_load(tmp_path / "runs" / "resumed" / "snn.pt")
+    a, b = a.get("model", a), b.get("model", b)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
