@@ -4,6 +4,7 @@ from __future__ import annotations
 import itertools
 import json
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -106,45 +107,42 @@ def calibrated_sqp() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
     return model, x, torch.from_numpy(d.y_train[:32])
 
 
-def _spike_rate_loss() -> object:
+@pytest.fixture()
+def sqp_grad(calibrated_sqp: tuple) -> Iterator[tuple]:
+    """(model, x, labels, SpikeRate loss, built surrogate scales); the scales are put back afterwards."""
     from neuromap.models.digitnet import import_slayer
 
-    return import_slayer().loss.SpikeRate(true_rate=0.5, false_rate=0.05, reduction="sum")
-
-
-def test_gradient_report_scales_with_each_layers_surrogate(calibrated_sqp: tuple) -> None:
     model, x, y = calibrated_sqp
-    loss = _spike_rate_loss()
     saved = surrogate_scales(model)
     try:
-        before = [r["grad_rms"] for r in gradient_report(model, x, y, loss)]
-        assert len(before) == 11 and all(r > 0 for r in before)
-        assert all(p.grad is None for p in model.parameters())  # the report leaves no gradients behind
-        k = 5
-        set_surrogate_scales(model, [s * (4.0 if i == k else 1.0) for i, s in enumerate(saved)])
-        after = [r["grad_rms"] for r in gradient_report(model, x, y, loss)]
+        yield model, x, y, import_slayer().loss.SpikeRate(true_rate=0.5, false_rate=0.05, reduction="sum"), saved
     finally:
         set_surrogate_scales(model, saved)
+
+
+def test_gradient_report_scales_with_each_layers_surrogate(sqp_grad: tuple) -> None:
+    model, x, y, loss, saved = sqp_grad
+    before = [r["grad_rms"] for r in gradient_report(model, x, y, loss)]
+    assert len(before) == 11 and all(r > 0 for r in before)
+    assert all(p.grad is None for p in model.parameters())  # the report leaves no gradients behind
+    k = 5
+    set_surrogate_scales(model, [s * (4.0 if i == k else 1.0) for i, s in enumerate(saved)])
+    after = [r["grad_rms"] for r in gradient_report(model, x, y, loss)]
     # the backward pass is linear in a layer's surrogate scale: every layer upstream of layer k gets
     # 4x the gradient, layer k and the layers after it are untouched
     assert after[:k] == pytest.approx([4.0 * r for r in before[:k]], rel=1e-4)
     assert after[k:] == pytest.approx(before[k:], rel=1e-6)
 
 
-def test_balance_surrogate_equalises_a_chain_in_one_round(calibrated_sqp: tuple) -> None:
-    model, x, y = calibrated_sqp
-    loss = _spike_rate_loss()
-    saved = surrogate_scales(model)
-    try:
-        rms = [r["grad_rms"] for r in gradient_report(model, x, y, loss)]
-        assert max(rms) / min(rms) > 100  # the problem: at one scale for all, RMS spans decades
-        history = balance_surrogate(model, x, y, loss, iters=1)
-        assert len(history) == 2 and history[0]["grad_rms"] == pytest.approx(rms, rel=1e-6)
-        balanced = [r["grad_rms"] for r in gradient_report(model, x, y, loss)]
-        assert history[1]["grad_rms"] == pytest.approx(balanced, rel=1e-6)
-        assert surrogate_scales(model)[0] == saved[0] and surrogate_scales(model) != saved
-    finally:
-        set_surrogate_scales(model, saved)
+def test_balance_surrogate_equalises_a_chain_in_one_round(sqp_grad: tuple) -> None:
+    model, x, y, loss, saved = sqp_grad
+    rms = [r["grad_rms"] for r in gradient_report(model, x, y, loss)]
+    assert max(rms) / min(rms) > 100  # the problem: at one scale for all, RMS spans decades
+    history = balance_surrogate(model, x, y, loss, iters=1)
+    assert len(history) == 2 and history[0]["grad_rms"] == pytest.approx(rms, rel=1e-6)
+    balanced = [r["grad_rms"] for r in gradient_report(model, x, y, loss)]
+    assert history[1]["grad_rms"] == pytest.approx(balanced, rel=1e-6)
+    assert surrogate_scales(model)[0] == saved[0] and surrogate_scales(model) != saved
     assert balanced == pytest.approx([rms[-1]] * len(rms), rel=1e-3)  # every layer at the readout's RMS
     with pytest.raises(ValueError, match="2 surrogate scales for 11 spiking layers"):
         set_surrogate_scales(model, [1.0, 2.0])
