@@ -61,7 +61,8 @@ CALIBRATE_RATE, CALIBRATE_RATE_DEEP, CALIBRATE_DEEP = 0.1, 0.2, 16
 CALIBRATE_SAMPLES = 32
 #: Zoo SNNs then get per-layer surrogate-gradient scales (neuromap.models.calibrate.balance_surrogate,
 #: training only) from SURROGATE_ITERS backward passes on the first SURROGATE_SAMPLES training samples:
-#: at one scale for all layers the backward signal of the 11- to 34-layer SNNs spans 4 to 20 decades.
+#: at the zoo's one scale for all layers the backward signal of the 11- to 34-layer SNNs spans 3.6 to 13.6
+#: decades (benchmarks/surrogate_gain.py).
 SURROGATE_SAMPLES, SURROGATE_ITERS = 64, 3
 #: The signal report (neuromap.models.signal: per-layer class separability, rates, latency) runs on the
 #: first SIGNAL_SAMPLES training samples, at init and after training.
