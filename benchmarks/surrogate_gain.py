@@ -26,7 +26,7 @@ import torch
 
 from neuromap.data.digits import load_digits_split
 from neuromap.models import create_model
-from neuromap.models.calibrate import _calibratable_blocks
+from neuromap.models.calibrate import set_surrogate_scales, surrogate_scales
 from neuromap.models.signal import gradient_report
 from neuromap.train import CALIBRATE_SAMPLES, EXTRA_STEPS, TEST_FRACTION, _Twin, default_calibrate_rate, initial_model
 
@@ -44,11 +44,10 @@ def measure(model_name: str, scales: list[float], samples: int) -> list[dict]:
     model.train()
     idx = torch.arange(min(samples, len(twin.y_train)))
     x, y = twin.batch(idx), twin.y_train[idx]
-    blocks = _calibratable_blocks(model)
+    layers = len(surrogate_scales(model))
     rows = []
     for scale in scales:
-        for b in blocks:
-            b.neuron.scale_rho = float(scale)
+        set_surrogate_scales(model, [float(scale)] * layers)
         rms = [r["grad_rms"] for r in gradient_report(model, x, y, twin.loss)]
         live = [r for r in rms if r > 0]
         ratio = rms[0] / rms[-1] if rms[0] > 0 and rms[-1] > 0 else 0.0
