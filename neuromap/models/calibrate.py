@@ -172,12 +172,13 @@ def balance_surrogate(model: torch.nn.Module, x: torch.Tensor, labels: torch.Ten
     SLAYER's surrogate multiplies the gradient that crosses a neuron layer by its `scale_rho`
     (training only: the forward pass, the weights and the export do not change). With one scale for
     all layers the per-layer gain compounds through depth (benchmarks/surrogate_gain.py). Here, in
-    module order (data-flow order in the zoo), layer k's scale is multiplied by rms_k / rms_{k-1},
+    module order (a data-flow order in the zoo), layer k's scale is multiplied by rms_k / rms_{k-1},
     the RMS of d loss / d spikes at its own output over that at the layer before it
     (neuromap.models.signal.gradient_report), clipped to [1/max_factor, max_factor]. The backward
     pass is linear in these scales, so in a chain one round makes every layer's output-gradient RMS
-    equal to the readout's; `iters` rounds settle graph nets (shortcuts, concat), where a layer's
-    gradient arrives along several paths. Returns one entry per round (the RMS it measured, the
+    equal to the readout's; `iters` rounds settle graph nets (shortcuts, concat, parallel branches),
+    where a layer's gradient arrives along several paths and the layer before it in module order
+    may sit on another branch. Returns one entry per round (the RMS it measured, the
     scales it set) and a last one with the RMS measured at the final scales.
     """
     from neuromap.models.signal import gradient_report

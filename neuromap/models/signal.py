@@ -101,8 +101,7 @@ def gradient_report(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tenso
 
     One forward and backward pass of `model` on `x` (spikes (N, C, H, W, T)) with `loss_fn(output,
     labels)`, in the model's current mode; parameter gradients are cleared before and after.
-    Returns [{"name", "grad_rms"}]; a layer whose output no loss path reaches
-    gets 0.0."""
+    Returns [{"name", "grad_rms"}]; a layer whose output no loss path reaches gets 0.0."""
     rows: list[dict[str, Any]] = []
 
     def visit(name: str, out: torch.Tensor) -> None:
