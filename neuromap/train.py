@@ -64,6 +64,7 @@ CALIBRATE_SAMPLES = 32
 #: at the zoo's one scale for all layers the backward signal of the 11- to 34-layer SNNs spans 3.6 to 13.6
 #: decades (benchmarks/surrogate_gain.py).
 SURROGATE_SAMPLES, SURROGATE_ITERS = 64, 3
+SURROGATE_BALANCE: dict[str, int] = {"samples": SURROGATE_SAMPLES, "iters": SURROGATE_ITERS}
 #: The signal report (neuromap.models.signal: per-layer class separability, rates, latency) runs on the
 #: first SIGNAL_SAMPLES training samples, at init and after training.
 SIGNAL_SAMPLES = 128
@@ -76,7 +77,7 @@ def default_timesteps(depth: int | None) -> int:
 
 def default_surrogate(depth: int | None) -> dict[str, int] | None:
     """The default surrogate balancing of an SNN of `depth` layers (None: digitnet, not balanced)."""
-    return None if depth is None else {"samples": SURROGATE_SAMPLES, "iters": SURROGATE_ITERS}
+    return None if depth is None else dict(SURROGATE_BALANCE)
 
 
 def default_calibrate_rate(depth: int | None) -> float:
@@ -339,9 +340,13 @@ def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, res
             metrics["calibration"] = [_rounded(r) for r in init_report["calibration"]]
         if "surrogate" in init_report:
             rounds = init_report["surrogate"]
-            metrics["surrogate"] = {"grad_rms_before": [float(f"{v:.4g}") for v in rounds[0]["grad_rms"]],
-                                    "grad_rms_after": [float(f"{v:.4g}") for v in rounds[-1]["grad_rms"]],
-                                    "scales": [float(f"{v:.4g}") for v in rounds[-1]["scales"]]}
+
+            def sig4(values: list[float]) -> list[float]:  # values spanning decades: 4 significant digits
+                return [float(f"{v:.4g}") for v in values]
+
+            metrics["surrogate"] = {"grad_rms_before": sig4(rounds[0]["grad_rms"]),
+                                    "grad_rms_after": sig4(rounds[-1]["grad_rms"]),
+                                    "scales": sig4(rounds[-1]["scales"])}
     return model, metrics
 
 
@@ -436,8 +441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                  "cnn": "cross_entropy"},
         "calibration": ({"target_rate": args.calibrate_rate, "samples": CALIBRATE_SAMPLES}
                         if args.calibrate_rate > 0 else None),
-        "surrogate_balance": ({"samples": SURROGATE_SAMPLES, "iters": SURROGATE_ITERS}
-                              if args.surrogate == "balanced" else None),
+        "surrogate_balance": dict(SURROGATE_BALANCE) if args.surrogate == "balanced" else None,
         "encoding": "rate", "max_level": data.max_level, "num_classes": data.num_classes,
         "input_shape": list(data.input_shape), "model_kwargs": model_kwargs,
         "run_dir": str(run_dir), "export": str(export_path) if do_export else None,
