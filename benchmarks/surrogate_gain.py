@@ -28,8 +28,7 @@ from neuromap.data.digits import load_digits_split
 from neuromap.models import create_model
 from neuromap.models.calibrate import set_surrogate_scales, surrogate_scales
 from neuromap.models.signal import gradient_report
-from neuromap.train import (CALIBRATE_SAMPLES, TEST_FRACTION, _Twin, default_calibrate_rate, default_timesteps,
-                            initial_model)
+from neuromap.train import TEST_FRACTION, _Twin, default_recipe, initial_model
 
 FAMILIES = ["squeezenet", "squeezenet_p", "shufflenetv2", "mnasnet", "mixnet"]
 
@@ -38,8 +37,7 @@ def measure(model_name: str, scales: list[float], samples: int) -> list[dict]:
     data = load_digits_split(seed=0, test_fraction=TEST_FRACTION)
     depth = create_model(model_name, kind="cnn", num_classes=data.num_classes, input_shape=data.input_shape).depth
     config = {"model": model_name, "seed": 0, "num_classes": data.num_classes, "input_shape": list(data.input_shape),
-              "model_kwargs": {}, "timesteps": default_timesteps(depth),
-              "calibration": {"target_rate": default_calibrate_rate(depth), "samples": CALIBRATE_SAMPLES}}
+              "model_kwargs": {}, **default_recipe(depth)}
     twin = _Twin("snn", config, data)
     model, _ = initial_model("snn", config, twin)
     model.train()

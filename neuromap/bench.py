@@ -118,18 +118,16 @@ def _train_or_load(model: str, args: argparse.Namespace, log: Callable[[str], No
     name = f"bench_{model}_{args.dataset}"
     run_dir = (Path(args.runs) / name).resolve()
     want: dict[str, Any] = {"model": model, "dataset": args.dataset, "epochs": args.epochs, "seed": args.seed}
-    # the SNN recipe: zoo SNNs are calibrated before training (runs from before that are retrained)
-    # and get per-layer surrogate scales and the default window (runs from before those are retrained)
-    if model == "digitnet":
-        want["calibration"] = None
-        depth = None
-    else:
+    # the default SNN recipe (window, learning rate, calibration, surrogate balancing): runs made with
+    # an older recipe are retrained
+    depth = None
+    if model != "digitnet":
         from neuromap.models import create_model
 
         depth = create_model(model, kind="cnn", num_classes=10, input_shape=(1, 8, 8)).depth
-        want["calibration"] = {"target_rate": train.default_calibrate_rate(depth), "samples": train.CALIBRATE_SAMPLES}
-    want["surrogate_balance"] = train.default_surrogate(depth)
-    want["timesteps"] = args.timesteps if args.timesteps is not None else train.default_timesteps(depth)
+    want.update(train.default_recipe(depth))
+    if args.timesteps is not None:
+        want["timesteps"] = args.timesteps
     if not args.retrain and _run_matches(run_dir, want):
         log(f"{model}: loading {run_dir} (same model, dataset, epochs, seed)")
         return run_dir, False

@@ -64,6 +64,10 @@ CALIBRATE_SAMPLES = 32
 #: at the zoo's one scale for all layers the backward signal of the 11- to 34-layer SNNs spans 3.6 to 13.6
 #: decades (benchmarks/surrogate_gain.py).
 SURROGATE_SAMPLES, SURROGATE_ITERS = 64, 3
+#: Adam's learning rate (cosine-decayed): LR for every CNN twin and digitnet's SNN, LR_ZOO_SNN for
+#: the zoo's SNN twins. At 3e-3 the classifier of squeezenet_p's SNN died on seed 1 (0.24 after 20
+#: epochs); at 1e-3 seeds 0, 1 and 2 reached 0.958, 0.927 and 0.956 (docs/models.md, "Seeds").
+LR, LR_ZOO_SNN = 3e-3, 1e-3
 SURROGATE_BALANCE: dict[str, int] = {"samples": SURROGATE_SAMPLES, "iters": SURROGATE_ITERS}
 #: The signal report (neuromap.models.signal: per-layer class separability, rates, latency) runs on the
 #: first SIGNAL_SAMPLES training samples, at init and after training.
@@ -75,9 +79,27 @@ def default_timesteps(depth: int | None) -> int:
     return 16 if depth is None else max(16, depth + EXTRA_STEPS)
 
 
+def default_lr(depth: int | None) -> dict[str, float]:
+    """The default learning rate of each twin of a model whose SNN has `depth` layers (None: digitnet)."""
+    return {"snn": LR if depth is None else LR_ZOO_SNN, "cnn": LR}
+
+
 def default_surrogate(depth: int | None) -> dict[str, int] | None:
     """The default surrogate balancing of an SNN of `depth` layers (None: digitnet, not balanced)."""
     return None if depth is None else dict(SURROGATE_BALANCE)
+
+
+def calibration_config(rate: float) -> dict[str, Any] | None:
+    """The config entry of a calibration at `rate` spikes per neuron per step (0: none)."""
+    return {"target_rate": rate, "samples": CALIBRATE_SAMPLES} if rate > 0 else None
+
+
+def default_recipe(depth: int | None) -> dict[str, Any]:
+    """The config entries `main` fills in when their options are not given, for a model whose SNN has
+    `depth` layers (None: digitnet): window, learning rate, calibration and surrogate balancing."""
+    return {"timesteps": default_timesteps(depth), "lr": default_lr(depth),
+            "calibration": calibration_config(default_calibrate_rate(depth)),
+            "surrogate_balance": default_surrogate(depth)}
 
 
 def default_calibrate_rate(depth: int | None) -> float:
@@ -136,7 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timesteps", type=_positive(int, "--timesteps"), default=None,
                    help=f"SNN time steps per sample (default: 16 for digitnet, SNN depth + {EXTRA_STEPS} for zoo models)")
     p.add_argument("--batch-size", type=_positive(int, "--batch-size"), default=32, help="minibatch size (default: %(default)s)")
-    p.add_argument("--lr", type=_positive(float, "--lr"), default=3e-3, help="Adam learning rate, cosine-decayed (default: %(default)s)")
+    p.add_argument("--lr", type=_positive(float, "--lr"), default=None,
+                   help=f"Adam learning rate of both twins, cosine-decayed (default: {LR_ZOO_SNN} for the SNN "
+                        f"twins of zoo models, {LR} for the others)")
     p.add_argument("--calibrate-rate", type=float, default=None,
                    help=f"SNN data-driven init: scale each layer's weights so it fires at this rate (spikes per "
                         f"neuron per step) on {CALIBRATE_SAMPLES} training samples; 0 turns it off "
@@ -271,7 +295,8 @@ def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, res
     t0 = time.perf_counter()
     model, init_report = initial_model(kind, config, twin, calibrate=not resuming)
     train_seconds = time.perf_counter() - t0 if init_report else 0.0  # calibration is training cost
-    optimizer = torch.optim.Adam(model.parameters(), lr=float(config["lr"]))
+    base_lr = float(config["lr"][kind])
+    optimizer = torch.optim.Adam(model.parameters(), lr=base_lr)
     generator = torch.Generator().manual_seed(int(config["seed"]))
     epochs = int(config["epochs"])
     ckpt_path = run_dir / "checkpoint" / f"{kind}.pt"
@@ -291,7 +316,7 @@ def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, res
         print(f"{kind}: resuming after epoch {start_epoch}/{epochs}", file=sys.stderr)
 
     def set_lr(epoch: int) -> None:  # cosine schedule, a function of the epoch so resume is exact
-        lr = float(0.5 * float(config["lr"]) * (1 + np.cos(np.pi * epoch / epochs)))
+        lr = float(0.5 * base_lr * (1 + np.cos(np.pi * epoch / epochs)))
         for group in optimizer.param_groups:
             group["lr"] = lr
 
@@ -421,6 +446,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     zoo_depth = depth if hasattr(probe, "depth") else None
     if args.timesteps is None:
         args.timesteps = default_timesteps(zoo_depth)
+    lr = default_lr(zoo_depth) if args.lr is None else {"snn": args.lr, "cnn": args.lr}
     if args.surrogate is None:
         args.surrogate = "balanced" if default_surrogate(zoo_depth) else "uniform"
     do_export = "snn" in kinds
@@ -435,12 +461,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     config: dict[str, Any] = {
         "name": name, "model": args.model, "dataset": args.dataset, "kind": args.kind,
-        "epochs": args.epochs, "timesteps": args.timesteps, "batch_size": args.batch_size, "lr": args.lr,
+        "epochs": args.epochs, "timesteps": args.timesteps, "batch_size": args.batch_size, "lr": lr,
         "seed": args.seed, "test_fraction": TEST_FRACTION, "optimizer": "adam", "lr_schedule": "cosine",
         "loss": {"snn": f"slayer.loss.SpikeRate(true_rate={TRUE_RATE}, false_rate={FALSE_RATE}, reduction='sum')",
                  "cnn": "cross_entropy"},
-        "calibration": ({"target_rate": args.calibrate_rate, "samples": CALIBRATE_SAMPLES}
-                        if args.calibrate_rate > 0 else None),
+        "calibration": calibration_config(args.calibrate_rate),
         "surrogate_balance": dict(SURROGATE_BALANCE) if args.surrogate == "balanced" else None,
         "encoding": "rate", "max_level": data.max_level, "num_classes": data.num_classes,
         "input_shape": list(data.input_shape), "model_kwargs": model_kwargs,

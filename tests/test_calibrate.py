@@ -104,6 +104,12 @@ def test_train_cli_calibrates_zoo_snns_and_records_rates(monkeypatch: pytest.Mon
     assert train.default_calibrate_rate(11) == 0.1 and train.default_calibrate_rate(27) == 0.2
     assert train.default_calibrate_rate(None) == 0.0  # digitnet keeps its recipe
     assert config["timesteps"] == 11 + train.EXTRA_STEPS
+    assert config["lr"] == {"snn": train.LR_ZOO_SNN, "cnn": train.LR} == {"snn": 1e-3, "cnn": 3e-3}
+    assert train.default_lr(None) == {"snn": 3e-3, "cnn": 3e-3}  # digitnet keeps its recipe
+    recipe = train.default_recipe(11)  # what the bench asks of a run made with the defaults
+    assert {k: config[k] for k in recipe} == recipe
+    assert train.default_recipe(None) == {"timesteps": 16, "lr": {"snn": train.LR, "cnn": train.LR},
+                                          "calibration": None, "surrogate_balance": None}
     snn = json.loads((tmp_path / "runs" / "cal" / "metrics.json").read_text())["snn"]
     cal = snn["calibration"]
     assert len(cal) == 11 and all(r["rate_after"] > 0.03 and r["weight_scale"] > 0 for r in cal)
@@ -121,6 +127,8 @@ def test_train_cli_calibrates_zoo_snns_and_records_rates(monkeypatch: pytest.Mon
     assert "calibration" not in raw and "surrogate" not in raw
     raw_config = json.loads((tmp_path / "runs" / "raw" / "config.json").read_text())
     assert raw_config["calibration"] is None and raw_config["surrogate_balance"] is None
+    assert run_cli(train.main, base + ["--name", "lr", "--lr", "0.01", "--kind", "cnn"]) == 0
+    assert json.loads((tmp_path / "runs" / "lr" / "config.json").read_text())["lr"] == {"snn": 0.01, "cnn": 0.01}
 
 
 def test_prune_calibrates_only_the_reinitialised_squeeze(sqp: tuple[torch.nn.Module, torch.Tensor]) -> None:

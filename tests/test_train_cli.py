@@ -75,6 +75,7 @@ def test_train_both_writes_run_and_netx(tiny: None, tmp_path: Path, capsys: pyte
     config = json.loads((run / "config.json").read_text())
     for key in ("epochs", "timesteps", "seed", "lr", "batch_size", "model", "dataset", "versions"):
         assert key in config
+    assert config["lr"] == {"snn": train.LR, "cnn": train.LR}  # digitnet's default
     assert set(config["versions"]) >= {"python", "torch", "lava-dl", "lava-nc", "numpy", "neuromap"}
     metrics = json.loads((run / "metrics.json").read_text())
     for kind in ("snn", "cnn"):
