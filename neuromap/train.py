@@ -248,6 +248,12 @@ class _Twin:
                for i in range(0, len(self.x_test_levels), ENCODE_BATCH)]
         return np.concatenate(out, axis=0)
 
+    def predict(self, output: torch.Tensor) -> torch.Tensor:
+        """Predicted classes from a model output (SNN: summed output spikes, ties -> lowest index)."""
+        if self.kind == "snn":
+            return output.reshape(output.shape[0], self.num_classes, -1).sum(-1).argmax(dim=1)
+        return output.argmax(dim=1)
+
     def predict_test(self, model: torch.nn.Module) -> np.ndarray:
         """Test-set predictions; SNN: argmax of summed output spikes (ties -> lowest index)."""
         if self.kind == "snn":
@@ -301,6 +307,7 @@ def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, res
     epochs = int(config["epochs"])
     ckpt_path = run_dir / "checkpoint" / f"{kind}.pt"
     start_epoch = 0
+    history: list[dict[str, Any]] = []  # per epoch: mean train loss and accuracy (on the fly), test accuracy
     signal_init = None if resuming else twin.signal(model)
     if resuming:
         state = safe_torch_load(ckpt_path)
@@ -310,6 +317,7 @@ def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, res
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
         start_epoch, train_seconds = int(state["epoch"]), float(state["train_seconds"])
+        history = list(state.get("history", []))
         if start_epoch > epochs:
             raise NeuromapError(f"the {kind} checkpoint in {ckpt_path.parent} already has {start_epoch} epochs, "
                                 f"more than --epochs {epochs}; pass --epochs {start_epoch} or more, or drop --resume")
@@ -327,23 +335,27 @@ def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, res
         set_lr(epoch)
         model.train()
         order = torch.randperm(n, generator=generator)
-        total = 0.0
+        total, correct = 0.0, 0
         with tqdm(total=(n + bs - 1) // bs, desc=f"{kind} epoch {epoch + 1}/{epochs}", unit="batch",
                   disable=not progress, file=sys.stderr, dynamic_ncols=True, mininterval=0.5) as bar:
             for start in range(0, n, bs):
                 idx = order[start:start + bs]
-                loss = twin.loss(model(twin.batch(idx)), twin.y_train[idx])
+                output = model(twin.batch(idx))
+                loss = twin.loss(output, twin.y_train[idx])
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
                 total += float(loss.detach())
+                correct += int((twin.predict(output.detach()) == twin.y_train[idx]).sum())
                 bar.set_postfix(loss=f"{total / min(n, start + bs):.4f}", refresh=False)
                 bar.update(1)
             acc = float((twin.predict_test(model) == data.y_test).mean())
             bar.set_postfix(loss=f"{total / n:.4f}", test_acc=f"{acc:.3f}")
         train_seconds += time.perf_counter() - t0
+        history.append({"epoch": epoch + 1, "train_loss": round(total / n, 5), "train_accuracy": round(correct / n, 5),
+                        "test_accuracy": round(acc, 5)})
         state = {"epoch": epoch + 1, "train_seconds": train_seconds, "model": model.state_dict(),
-                 "optimizer": optimizer.state_dict(), "generator": generator.get_state()}
+                 "optimizer": optimizer.state_dict(), "generator": generator.get_state(), "history": history}
         if kind == "snn":
             state["surrogate_scales"] = surrogate_scales(model)
         atomic_torch_save(ckpt_path, state)
@@ -353,6 +365,7 @@ def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, res
         "test_macro_f1": _macro_f1(data.y_test, pred, twin.num_classes),
         "epochs": epochs,
         "train_seconds": round(train_seconds, 2),
+        "history": history,
     }
     if signal_init is not None:
         metrics["signal_init"] = signal_init

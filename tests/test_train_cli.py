@@ -111,6 +111,10 @@ def test_resume_continues_exactly(tiny: None, tmp_path: Path) -> None:
     ma = json.loads((straight / "runs" / "t" / "metrics.json").read_text())
     mb = json.loads((resumed / "runs" / "t" / "metrics.json").read_text())
     assert ma["snn"]["test_accuracy"] == mb["snn"]["test_accuracy"]
+    for kind in ("snn", "cnn"):  # the learning curve survives the resume too
+        assert ma[kind]["history"] == mb[kind]["history"] and [h["epoch"] for h in ma[kind]["history"]] == [1, 2]
+        assert ma[kind]["history"][-1]["test_accuracy"] == round(ma[kind]["test_accuracy"], 5)
+        assert all(0 <= h["train_accuracy"] <= 1 and h["train_loss"] > 0 for h in ma[kind]["history"])
 
 
 def test_resume_refuses_a_different_config(tiny: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
