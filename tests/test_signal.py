@@ -192,4 +192,4 @@ def test_train_cli_records_the_signal_report(monkeypatch: pytest.MonkeyPatch, tm
             assert rep["samples"] == 40 and rep["chance"] == pytest.approx(9 / 39, abs=1e-5)
             assert len(rep["layers"]) == 11
     out = capsys.readouterr().out
-    assert "snn: class separability" in out and "of 28" in out and "cnn: class separability" in out
+    assert "snn: class separability" in out and "of 36" in out and "cnn: class separability" in out
