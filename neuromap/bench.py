@@ -6,6 +6,8 @@
 For each model it trains both twins with `neuromap.train` into <runs>/bench_<model>_<dataset>/, or
 loads that run when its config matches, then measures on the test set and writes
 <out>/<dataset>/table.md, table.csv, accuracy_vs_energy.png and results.json (per-layer detail).
+Models train in parallel, one process each (--jobs, default: one per CPU); the results do not
+depend on it (tested).
 """
 from __future__ import annotations
 
@@ -13,11 +15,12 @@ import argparse
 import csv
 import io
 import json
+import os
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -76,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", default="runs", help="runs root; each model trains into <runs>/bench_<model>_<dataset>/")
     p.add_argument("--out", default="benchmarks/results", help="results root; files go to <out>/<dataset>/")
     p.add_argument("--retrain", action="store_true", help="train even when a matching run exists")
+    p.add_argument("--jobs", type=_positive_int, default=None,
+                   help="models trained at once, one process and one torch thread each (default: the number of "
+                        "CPUs, at most the number of models)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     return p
 
@@ -151,6 +157,40 @@ def _train_or_load(model: str, args: argparse.Namespace, log: Callable[[str], No
         raise NeuromapError(f"training {model} failed (exit {code}); run `python -m neuromap.train "
                             f"{' '.join(argv)}` to see why")
     return run_dir, True
+
+
+def _train_job(model: str, args: argparse.Namespace) -> tuple[str, bool, list[str]]:
+    """`_train_or_load` in a worker process: (run folder, trained?, its log lines)."""
+    torch.set_num_threads(1)
+    lines: list[str] = []
+    run_dir, trained = _train_or_load(model, args, lines.append)
+    return str(run_dir), trained, lines
+
+
+def _trained_runs(models: list[str], args: argparse.Namespace, jobs: int,
+                  log: Callable[[str], None]) -> Iterator[tuple[str, Path, bool]]:
+    """(model, run folder, trained?) for each model in order, training up to `jobs` at once (in spawned
+    processes, without their progress bars) so the caller can measure one model while others train."""
+    if jobs <= 1:
+        for model in models:
+            run_dir, trained = _train_or_load(model, args, log)
+            yield model, run_dir, trained
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    quiet = argparse.Namespace(**{**vars(args), "no_progress": True})
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_train_job, model, quiet) for model in models]
+        try:
+            for model, future in zip(models, futures):
+                run_dir, trained, lines = future.result()
+                for line in lines:
+                    log(line)
+                yield model, Path(run_dir), trained
+        finally:
+            for future in futures:
+                future.cancel()
 
 
 # ------------------------------------------------------------- measuring --
@@ -341,11 +381,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     data = load_dataset(args.dataset, args.data_dir, seed=args.seed)
     rows: list[dict[str, Any]] = []
     runs: dict[str, Any] = {}
+    jobs = min(args.jobs or os.cpu_count() or 1, len(models))
     with tqdm(total=2 * len(models), desc="bench", unit="step", disable=args.no_progress, file=sys.stderr,
               dynamic_ncols=True) as bar:
-        for model in models:
-            bar.set_postfix_str(f"{model}: train/load")
-            run_dir, trained = _train_or_load(model, args, bar.write)
+        bar.set_postfix_str(f"training {len(models)} model(s), {jobs} at a time")
+        for model, run_dir, trained in _trained_runs(models, args, jobs, bar.write):
             bar.update(1)
             bar.set_postfix_str(f"{model}: measure")
             cfg = json.loads((run_dir / "config.json").read_text())
@@ -365,7 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "test_samples": rows[0]["test_samples"] if rows else 0, "timesteps_option": args.timesteps,
             "command": " ".join(["python -m neuromap.bench", *given]),
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "wall_seconds": round(time.perf_counter() - wall0, 1), "threads": torch.get_num_threads(),
+            "wall_seconds": round(time.perf_counter() - wall0, 1), "threads": torch.get_num_threads(), "jobs": jobs,
             "versions": _versions(), "runs": runs,
             "presets": {p: {"mac_pj": v.mac_pj, "ac_pj": v.ac_pj, "source": v.source}
                         for p, v in PRESETS.items()}}

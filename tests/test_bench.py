@@ -69,3 +69,22 @@ def test_bench_bad_input_is_one_line_exit_2(argv: list[str], message: str, tmp_p
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not any(tmp_path.iterdir())
+
+
+def test_bench_trains_models_in_parallel_with_the_same_results(tmp_path: Path) -> None:
+    # digitnet beside squeezenet_p in two spawned workers, against digitnet alone in this order of work;
+    # --timesteps 16 is digitnet's default and keeps squeezenet_p's epoch short
+    common = ["--dataset", "digits", "--epochs", "1", "--test-samples", "3", "--timesteps", "16", "--no-progress"]
+    _bench(["--models", "digitnet,squeezenet_p", "--jobs", "2", "--runs", str(tmp_path / "par"),
+            "--out", str(tmp_path / "par_out"), *common])
+    _bench(["--models", "digitnet", "--jobs", "1", "--runs", str(tmp_path / "seq"), "--out", str(tmp_path / "seq_out"),
+            *common])
+    par = json.loads((tmp_path / "par_out" / "digits" / "results.json").read_text())
+    seq = json.loads((tmp_path / "seq_out" / "digits" / "results.json").read_text())
+    assert par["meta"]["jobs"] == 2 and seq["meta"]["jobs"] == 1
+    assert [(r["model"], r["twin"]) for r in par["rows"]] == [("digitnet", "SNN"), ("digitnet", "CNN"),
+                                                               ("squeezenet_p", "SNN"), ("squeezenet_p", "CNN")]
+    drop = ("run_dir", "train_seconds")
+    for a, b in zip(par["rows"][:2], seq["rows"]):
+        assert {k: v for k, v in a.items() if k not in drop} == {k: v for k, v in b.items() if k not in drop}
+    assert par["meta"]["runs"]["squeezenet_p"]["trained_now"] and par["rows"][2]["timesteps"] == 16
