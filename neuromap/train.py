@@ -44,22 +44,21 @@ PLANNED_DATASETS = ("nmnist", "mnist", "shd", "dvs_gesture")
 DEFAULT_MODEL_KWARGS: dict[str, Any] = {"channels": [8, 16], "hidden": 64, "weight_scale": 2.0}
 #: Per-model constructor arguments recorded in the run config (zoo models use their defaults).
 MODEL_KWARGS: dict[str, dict[str, Any]] = {"digitnet": DEFAULT_MODEL_KWARGS}
-#: Zoo SNNs get `depth + EXTRA_STEPS` time steps by default (EXTRA_STEPS_DEEP beyond CALIBRATE_DEEP
-#: layers). The first output spike needs `depth` steps (one synaptic delay per layer) plus each layer's
-#: time to integrate to threshold: calibrated at 0.1, squeezenet_p's output (11 layers) first spikes
-#: at step 20 at init. 12 extra steps left it 3 steps to count (0.91 after 20 epochs, 0.16 with one
-#: step less), 17 left 8 (0.95), 25 leave 16 (0.978 at Adam 1e-3). The deep SNNs stay at chance at
-#: depth + 17 and their epochs cost time in proportion to T, so they keep 17 (docs/models.md).
-EXTRA_STEPS, EXTRA_STEPS_DEEP = 25, 17
+#: Zoo SNNs get STEPS_PER_LAYER * depth + EXTRA_STEPS time steps by default. The first output spike
+#: needs `depth` steps (one synaptic delay per layer) plus each layer's time to integrate to threshold:
+#: calibrated at 0.1, the output first spikes at init at step 20 of squeezenet_p (11 layers), 45 of
+#: squeezenet (19), 68 of mnasnet (27), so about 2.5 steps per layer; 3 per layer plus 3 leaves the
+#: output some 15 steps to count. squeezenet_p: 0.978 after 20 epochs at T = 36 (0.95 at 28, 0.91 at
+#: 23, where the output had 3 steps); the deep SNNs learn only with such windows (docs/models.md).
+STEPS_PER_LAYER, EXTRA_STEPS = 3, 3
 ENCODE_BATCH = 256
 #: SLAYER SpikeRate targets: the true class should fire on half the steps, the others rarely.
 TRUE_RATE, FALSE_RATE = 0.5, 0.05
 #: Zoo SNNs are calibrated before training (neuromap.models.calibrate): every layer's weights are
 #: scaled on the first CALIBRATE_SAMPLES training samples so it fires at CALIBRATE_RATE spikes per
-#: neuron per step (CALIBRATE_RATE_DEEP for SNNs deeper than CALIBRATE_DEEP layers: each layer's
-#: integration delay eats into the window, and at 0.1 the last layers of the 25- to 28-layer MBConv
-#: nets stay silent). Without it the activity of the 11- to 28-layer SNNs dies out with depth.
-CALIBRATE_RATE, CALIBRATE_RATE_DEEP, CALIBRATE_DEEP = 0.1, 0.2, 16
+#: neuron per step. Without it the activity of the 11- to 28-layer SNNs dies out with depth; denser
+#: layers (0.2, 0.3) lose the class faster with depth, and the deep SNNs did not learn at 0.2.
+CALIBRATE_RATE = 0.1
 CALIBRATE_SAMPLES = 32
 #: Zoo SNNs then get per-layer surrogate-gradient scales (neuromap.models.calibrate.balance_surrogate,
 #: training only) from SURROGATE_ITERS backward passes on the first SURROGATE_SAMPLES training samples:
@@ -80,7 +79,7 @@ def default_timesteps(depth: int | None) -> int:
     """The default --timesteps for an SNN of `depth` layers (None: digitnet)."""
     if depth is None:
         return 16
-    return max(16, depth + (EXTRA_STEPS if depth <= CALIBRATE_DEEP else EXTRA_STEPS_DEEP))
+    return max(16, STEPS_PER_LAYER * depth + EXTRA_STEPS)
 
 
 def default_lr(depth: int | None) -> dict[str, float]:
@@ -110,7 +109,7 @@ def default_calibrate_rate(depth: int | None) -> float:
     """The default --calibrate-rate for an SNN of `depth` layers (None: digitnet, not calibrated)."""
     if depth is None:
         return 0.0
-    return CALIBRATE_RATE if depth <= CALIBRATE_DEEP else CALIBRATE_RATE_DEEP
+    return CALIBRATE_RATE
 
 
 #: Config keys that must match for --resume to continue a checkpoint (epochs may grow).
@@ -160,8 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", default="both", choices=("snn", "cnn", "both"), help="which twin(s) to train (default: both)")
     p.add_argument("--epochs", type=_positive(int, "--epochs"), default=20, help="training epochs per twin (default: %(default)s)")
     p.add_argument("--timesteps", type=_positive(int, "--timesteps"), default=None,
-                   help=f"SNN time steps per sample (default: 16 for digitnet; for zoo models SNN depth + {EXTRA_STEPS} "
-                        f"up to {CALIBRATE_DEEP} layers, depth + {EXTRA_STEPS_DEEP} beyond)")
+                   help=f"SNN time steps per sample (default: 16 for digitnet, {STEPS_PER_LAYER} x SNN depth + "
+                        f"{EXTRA_STEPS} for zoo models)")
     p.add_argument("--batch-size", type=_positive(int, "--batch-size"), default=32, help="minibatch size (default: %(default)s)")
     p.add_argument("--lr", type=_positive(float, "--lr"), default=None,
                    help=f"Adam learning rate of both twins, cosine-decayed (default: {LR_ZOO_SNN} for the SNN "
@@ -169,8 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibrate-rate", type=float, default=None,
                    help=f"SNN data-driven init: scale each layer's weights so it fires at this rate (spikes per "
                         f"neuron per step) on {CALIBRATE_SAMPLES} training samples; 0 turns it off "
-                        f"(default: {CALIBRATE_RATE} for zoo SNNs of up to {CALIBRATE_DEEP} layers, "
-                        f"{CALIBRATE_RATE_DEEP} for deeper ones, 0 for digitnet)")
+                        f"(default: {CALIBRATE_RATE} for zoo SNNs, 0 for digitnet)")
     p.add_argument("--surrogate", choices=("balanced", "uniform"), default=None,
                    help=f"SNN surrogate-gradient scales: 'balanced' per layer before training, from "
                         f"{SURROGATE_ITERS} backward passes on {SURROGATE_SAMPLES} training samples, or 'uniform' "

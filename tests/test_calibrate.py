@@ -101,10 +101,10 @@ def test_train_cli_calibrates_zoo_snns_and_records_rates(monkeypatch: pytest.Mon
     assert run_cli(train.main, base + ["--name", "cal"]) == 0
     config = json.loads((tmp_path / "runs" / "cal" / "config.json").read_text())
     assert config["calibration"] == {"target_rate": train.CALIBRATE_RATE, "samples": train.CALIBRATE_SAMPLES}
-    assert train.default_calibrate_rate(11) == 0.1 and train.default_calibrate_rate(27) == 0.2
+    assert train.default_calibrate_rate(11) == train.default_calibrate_rate(27) == 0.1
     assert train.default_calibrate_rate(None) == 0.0  # digitnet keeps its recipe
-    assert config["timesteps"] == 11 + train.EXTRA_STEPS == 36
-    assert train.default_timesteps(27) == 27 + train.EXTRA_STEPS_DEEP == 44 and train.default_timesteps(None) == 16
+    assert config["timesteps"] == 3 * 11 + 3 == 36
+    assert train.default_timesteps(27) == 84 and train.default_timesteps(None) == 16
     assert config["lr"] == {"snn": train.LR_ZOO_SNN, "cnn": train.LR} == {"snn": 1e-3, "cnn": 3e-3}
     assert train.default_lr(None) == {"snn": 3e-3, "cnn": 3e-3}  # digitnet keeps its recipe
     recipe = train.default_recipe(11)  # what the bench asks of a run made with the defaults
