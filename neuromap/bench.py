@@ -80,8 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="benchmarks/results", help="results root; files go to <out>/<dataset>/")
     p.add_argument("--retrain", action="store_true", help="train even when a matching run exists")
     p.add_argument("--jobs", type=_positive_int, default=None,
-                   help="models trained at once, one process and one torch thread each (default: the number of "
-                        "CPUs, at most the number of models)")
+                   help="models trained at once, one process and one torch thread each (default: the CPUs this "
+                        "process may use, at most the number of models)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     return p
 
@@ -381,7 +381,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     data = load_dataset(args.dataset, args.data_dir, seed=args.seed)
     rows: list[dict[str, Any]] = []
     runs: dict[str, Any] = {}
-    jobs = min(args.jobs or os.cpu_count() or 1, len(models))
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    jobs = min(args.jobs or cpus, len(models))
     with tqdm(total=2 * len(models), desc="bench", unit="step", disable=args.no_progress, file=sys.stderr,
               dynamic_ncols=True) as bar:
         bar.set_postfix_str(f"training {len(models)} model(s), {jobs} at a time")

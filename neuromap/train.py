@@ -65,11 +65,11 @@ CALIBRATE_SAMPLES = 32
 #: at the zoo's one scale for all layers the backward signal of the 11- to 34-layer SNNs spans 3.6 to 13.6
 #: decades (benchmarks/surrogate_gain.py).
 SURROGATE_SAMPLES, SURROGATE_ITERS = 64, 3
+SURROGATE_BALANCE: dict[str, int] = {"samples": SURROGATE_SAMPLES, "iters": SURROGATE_ITERS}
 #: Adam's learning rate (cosine-decayed): LR for every CNN twin and digitnet's SNN, LR_ZOO_SNN for
 #: the zoo's SNN twins. At 3e-3 the classifier of squeezenet_p's SNN died on seed 1 (0.24 after 20
 #: epochs); at 1e-3 seeds 0, 1 and 2 reached 0.958, 0.927 and 0.956 (docs/models.md, "Seeds").
 LR, LR_ZOO_SNN = 3e-3, 1e-3
-SURROGATE_BALANCE: dict[str, int] = {"samples": SURROGATE_SAMPLES, "iters": SURROGATE_ITERS}
 #: The signal report (neuromap.models.signal: per-layer class separability, rates, latency) runs on the
 #: first SIGNAL_SAMPLES training samples, at init and after training.
 SIGNAL_SAMPLES = 128
@@ -107,9 +107,7 @@ def default_recipe(depth: int | None) -> dict[str, Any]:
 
 def default_calibrate_rate(depth: int | None) -> float:
     """The default --calibrate-rate for an SNN of `depth` layers (None: digitnet, not calibrated)."""
-    if depth is None:
-        return 0.0
-    return CALIBRATE_RATE
+    return 0.0 if depth is None else CALIBRATE_RATE
 
 
 #: Config keys that must match for --resume to continue a checkpoint (epochs may grow).
