@@ -160,8 +160,8 @@ def _train_or_load(model: str, args: argparse.Namespace, log: Callable[[str], No
 
 
 def _train_job(model: str, args: argparse.Namespace) -> tuple[str, bool, list[str]]:
-    """`_train_or_load` in a worker process: (run folder, trained?, its log lines)."""
-    torch.set_num_threads(1)
+    """`_train_or_load` in a worker process (neuromap.train sets its one torch thread): (run folder,
+    trained?, its log lines)."""
     lines: list[str] = []
     run_dir, trained = _train_or_load(model, args, lines.append)
     return str(run_dir), trained, lines

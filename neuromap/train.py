@@ -261,7 +261,7 @@ class _Twin:
             return self.test_counts(model).argmax(axis=1)
         model.eval()
         with torch.no_grad():
-            return np.concatenate([model(self.x_test[i:i + ENCODE_BATCH]).argmax(dim=1).numpy()
+            return np.concatenate([self.predict(model(self.x_test[i:i + ENCODE_BATCH])).numpy()
                                    for i in range(0, len(self.x_test), ENCODE_BATCH)])
 
 
@@ -458,11 +458,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         depth = sum(1 for spec in probe.topology if getattr(spec, "kind", "") != "flatten")
     zoo_depth = depth if hasattr(probe, "depth") else None
+    recipe = default_recipe(zoo_depth)  # what the options not given default to
     if args.timesteps is None:
-        args.timesteps = default_timesteps(zoo_depth)
-    lr = default_lr(zoo_depth) if args.lr is None else {"snn": args.lr, "cnn": args.lr}
+        args.timesteps = recipe["timesteps"]
+    lr = recipe["lr"] if args.lr is None else {"snn": args.lr, "cnn": args.lr}
     if args.surrogate is None:
-        args.surrogate = "balanced" if default_surrogate(zoo_depth) else "uniform"
+        args.surrogate = "balanced" if recipe["surrogate_balance"] else "uniform"
     do_export = "snn" in kinds
     if args.calibrate_rate is None:
         args.calibrate_rate = default_calibrate_rate(zoo_depth)
