@@ -37,7 +37,7 @@ def measure(model_name: str, scales: list[float], samples: int) -> list[dict]:
     data = load_digits_split(seed=0, test_fraction=TEST_FRACTION)
     depth = create_model(model_name, kind="cnn", num_classes=data.num_classes, input_shape=data.input_shape).depth
     config = {"model": model_name, "seed": 0, "num_classes": data.num_classes, "input_shape": list(data.input_shape),
-              "model_kwargs": {}, **default_recipe(depth)}
+              "model_kwargs": {}, **default_recipe(depth, model_name)}
     twin = _Twin("snn", config, data)
     model, _ = initial_model("snn", config, twin)
     model.train()

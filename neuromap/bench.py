@@ -114,7 +114,9 @@ def _run_matches(run_dir: Path, want: dict[str, Any]) -> bool:
         return False
     if cfg.get("kind") != "both" or not {"snn", "cnn"} <= set(metrics):
         return False
-    return all(cfg.get(k) == v for k, v in want.items())
+    from neuromap.train import config_value
+
+    return all(config_value(cfg, k) == v for k, v in want.items())
 
 
 def _train_or_load(model: str, args: argparse.Namespace, log: Callable[[str], None]) -> tuple[Path, bool]:
@@ -131,7 +133,7 @@ def _train_or_load(model: str, args: argparse.Namespace, log: Callable[[str], No
         from neuromap.models import create_model
 
         depth = create_model(model, kind="cnn", num_classes=10, input_shape=(1, 8, 8)).depth
-    want.update(train.default_recipe(depth))
+    want.update(train.default_recipe(depth, model))
     if args.timesteps is not None:
         want["timesteps"] = args.timesteps
     if not args.retrain and _run_matches(run_dir, want):

@@ -28,8 +28,8 @@ from neuromap.data.digits import load_digits_split
 from neuromap.data.encode import rate_encode
 from neuromap.errors import NeuromapError, run_cli
 from neuromap.models import create_model, list_models
-from neuromap.models.calibrate import set_surrogate_scales, surrogate_scales
-from neuromap.models.digitnet import topology_to_dicts
+from neuromap.models.calibrate import set_surrogate_scales, set_surrogate_width, surrogate_scales
+from neuromap.models.digitnet import DEFAULT_NEURON_PARAMS, topology_to_dicts
 from neuromap.provenance import versions as _versions
 from neuromap.models.checkpoint import (
     atomic_torch_save,
@@ -66,6 +66,13 @@ CALIBRATE_SAMPLES = 32
 #: decades (benchmarks/surrogate_gain.py).
 SURROGATE_SAMPLES, SURROGATE_ITERS = 64, 3
 SURROGATE_BALANCE: dict[str, int] = {"samples": SURROGATE_SAMPLES, "iters": SURROGATE_ITERS}
+#: The width of SLAYER's surrogate gradient (`tau_grad`; training only, so the exported network is the
+#: same): SURROGATE_WIDTH (the zoo's and digitnet's neurons as built) unless WIDE_SURROGATE names the
+#: family. The MBConv SNNs did not learn at 0.03 (docs/models.md, "Ablations of the MBConv SNNs").
+SURROGATE_WIDTH = float(DEFAULT_NEURON_PARAMS["tau_grad"])
+WIDE_SURROGATE: dict[str, float] = {"mixnet": 0.3, "mnasnet": 1.0}
+#: What runs made before a config key existed were trained with, so they still match (--resume, the bench).
+LEGACY_CONFIG: dict[str, Any] = {"surrogate_width": SURROGATE_WIDTH}
 #: Adam's learning rate (cosine-decayed): LR for every CNN twin and digitnet's SNN, LR_ZOO_SNN for
 #: the zoo's SNN twins. At 3e-3 the classifier of squeezenet_p's SNN died on seed 1 (0.24 after 20
 #: epochs); at 1e-3 seeds 0, 1 and 2 reached 0.958, 0.927 and 0.956 (docs/models.md, "Seeds").
@@ -97,12 +104,22 @@ def calibration_config(rate: float) -> dict[str, Any] | None:
     return {"target_rate": rate, "samples": CALIBRATE_SAMPLES} if rate > 0 else None
 
 
-def default_recipe(depth: int | None) -> dict[str, Any]:
-    """The config entries `main` fills in when their options are not given, for a model whose SNN has
-    `depth` layers (None: digitnet): window, learning rate, calibration and surrogate balancing."""
+def default_surrogate_width(model: str | None) -> float:
+    """The default --surrogate-width (SLAYER's tau_grad) of `model`'s SNN."""
+    return WIDE_SURROGATE.get(model or "", SURROGATE_WIDTH)
+
+
+def default_recipe(depth: int | None, model: str | None = None) -> dict[str, Any]:
+    """The config entries `main` fills in when their options are not given, for `model` whose SNN has
+    `depth` layers (None: digitnet): window, learning rate, calibration, surrogate balancing and width."""
     return {"timesteps": default_timesteps(depth), "lr": default_lr(depth),
             "calibration": calibration_config(default_calibrate_rate(depth)),
-            "surrogate_balance": default_surrogate(depth)}
+            "surrogate_balance": default_surrogate(depth), "surrogate_width": default_surrogate_width(model)}
+
+
+def config_value(config: dict[str, Any], key: str) -> Any:
+    """config[key], or what runs made before `key` existed were trained with (LEGACY_CONFIG)."""
+    return config[key] if key in config else LEGACY_CONFIG.get(key)
 
 
 def default_calibrate_rate(depth: int | None) -> float:
@@ -112,7 +129,8 @@ def default_calibrate_rate(depth: int | None) -> float:
 
 #: Config keys that must match for --resume to continue a checkpoint (epochs may grow).
 RESUME_KEYS = ("model", "dataset", "seed", "timesteps", "batch_size", "lr", "test_fraction",
-               "model_kwargs", "loss", "encoding", "num_classes", "input_shape", "calibration", "surrogate_balance")
+               "model_kwargs", "loss", "encoding", "num_classes", "input_shape", "calibration", "surrogate_balance",
+               "surrogate_width")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -171,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"SNN surrogate-gradient scales: 'balanced' per layer before training, from "
                         f"{SURROGATE_ITERS} backward passes on {SURROGATE_SAMPLES} training samples, or 'uniform' "
                         f"as built (default: balanced for zoo SNNs, uniform for digitnet)")
+    p.add_argument("--surrogate-width", type=_positive(float, "--surrogate-width"), default=None,
+                   help=f"SNN surrogate-gradient width, SLAYER's tau_grad (training only; default: "
+                        f"{', '.join(f'{v} for {k}' for k, v in sorted(WIDE_SURROGATE.items()))}, "
+                        f"{SURROGATE_WIDTH} for the others)")
     p.add_argument("--seed", type=_seed, default=0, help="seed for the split, init and shuffling (default: %(default)s)")
     p.add_argument("--name", default=None, help="run name (default: <model>_<dataset>)")
     p.add_argument("--out", default="runs", help="runs root folder; the run goes to <out>/<name>/ (default: runs)")
@@ -274,6 +296,8 @@ def initial_model(kind: str, config: dict[str, Any], twin: _Twin,
     model = create_model(config["model"], kind=kind, num_classes=config["num_classes"],
                          input_shape=tuple(config["input_shape"]), **config["model_kwargs"])
     reports: dict[str, Any] = {}
+    if kind == "snn":  # not in the state dict: set on every build, resumed runs included
+        set_surrogate_width(model, float(config_value(config, "surrogate_width")))
     if kind != "snn" or not calibrate:
         return model, reports
     from neuromap.models.calibrate import balance_surrogate, calibrate_snn
@@ -416,9 +440,9 @@ def _check_resume(run_dir: Path, config: dict[str, Any], resume: bool) -> bool:
         found = json.loads(ckpt_cfg_path.read_text())
     except ValueError:
         raise NeuromapError(f"{ckpt_cfg_path} is corrupt; rerun without --resume to start over") from None
-    diff = sorted(k for k in RESUME_KEYS if found.get(k) != wanted[k])
+    diff = sorted(k for k in RESUME_KEYS if config_value(found, k) != wanted[k])
     if diff:
-        detail = ", ".join(f"{k}: {found.get(k)!r} -> {wanted[k]!r}" for k in diff)
+        detail = ", ".join(f"{k}: {config_value(found, k)!r} -> {wanted[k]!r}" for k in diff)
         raise NeuromapError(f"cannot --resume {run_dir}: the checkpoint was trained with a different config "
                             f"({detail}); rerun without --resume, or use another --name")
     return True
@@ -458,12 +482,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         depth = sum(1 for spec in probe.topology if getattr(spec, "kind", "") != "flatten")
     zoo_depth = depth if hasattr(probe, "depth") else None
-    recipe = default_recipe(zoo_depth)  # what the options not given default to
+    recipe = default_recipe(zoo_depth, args.model)  # what the options not given default to
     if args.timesteps is None:
         args.timesteps = recipe["timesteps"]
     lr = recipe["lr"] if args.lr is None else {"snn": args.lr, "cnn": args.lr}
     if args.surrogate is None:
         args.surrogate = "balanced" if recipe["surrogate_balance"] else "uniform"
+    if args.surrogate_width is None:
+        args.surrogate_width = recipe["surrogate_width"]
     do_export = "snn" in kinds
     if args.calibrate_rate is None:
         args.calibrate_rate = default_calibrate_rate(zoo_depth)
@@ -482,6 +508,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                  "cnn": "cross_entropy"},
         "calibration": calibration_config(args.calibrate_rate),
         "surrogate_balance": dict(SURROGATE_BALANCE) if args.surrogate == "balanced" else None,
+        "surrogate_width": args.surrogate_width,
         "encoding": "rate", "max_level": data.max_level, "num_classes": data.num_classes,
         "input_shape": list(data.input_shape), "model_kwargs": model_kwargs,
         "run_dir": str(run_dir), "export": str(export_path) if do_export else None,

@@ -88,3 +88,17 @@ def test_bench_trains_models_in_parallel_with_the_same_results(tmp_path: Path) -
     for a, b in zip(par["rows"][:2], seq["rows"]):
         assert {k: v for k, v in a.items() if k not in drop} == {k: v for k, v in b.items() if k not in drop}
     assert par["meta"]["runs"]["squeezenet_p"]["trained_now"] and par["rows"][2]["timesteps"] == 16
+
+
+def test_a_run_from_before_the_surrogate_width_key_matches_only_the_built_width(tmp_path: Path) -> None:
+    from neuromap import train
+
+    run = tmp_path / "bench_mixnet_digits"
+    run.mkdir()
+    for f in ("snn.pt", "cnn.pt"):
+        (run / f).write_bytes(b"")
+    (run / "metrics.json").write_text(json.dumps({"snn": {}, "cnn": {}}))
+    (run / "config.json").write_text(json.dumps({"kind": "both", "model": "mixnet", "epochs": 2}))
+    assert bench._run_matches(run, {"model": "mixnet", "surrogate_width": train.SURROGATE_WIDTH})
+    assert not bench._run_matches(run, {"model": "mixnet", "surrogate_width": 0.3})  # retrained at the new default
+    assert not bench._run_matches(run, {"model": "mixnet", "epochs": 3})

@@ -107,10 +107,12 @@ def test_train_cli_calibrates_zoo_snns_and_records_rates(monkeypatch: pytest.Mon
     assert train.default_timesteps(27) == 84 and train.default_timesteps(None) == 16
     assert config["lr"] == {"snn": train.LR_ZOO_SNN, "cnn": train.LR} == {"snn": 1e-3, "cnn": 3e-3}
     assert train.default_lr(None) == {"snn": 3e-3, "cnn": 3e-3}  # digitnet keeps its recipe
-    recipe = train.default_recipe(11)  # what the bench asks of a run made with the defaults
+    recipe = train.default_recipe(11, "squeezenet_p")  # what the bench asks of a run made with the defaults
     assert {k: config[k] for k in recipe} == recipe
+    assert config["surrogate_width"] == train.SURROGATE_WIDTH == 0.03
     assert train.default_recipe(None) == {"timesteps": 16, "lr": {"snn": train.LR, "cnn": train.LR},
-                                          "calibration": None, "surrogate_balance": None}
+                                          "calibration": None, "surrogate_balance": None, "surrogate_width": 0.03}
+    assert [train.default_surrogate_width(m) for m in ("mixnet", "mnasnet", "shufflenetv2")] == [0.3, 1.0, 0.03]
     snn = json.loads((tmp_path / "runs" / "cal" / "metrics.json").read_text())["snn"]
     cal = snn["calibration"]
     assert len(cal) == 11 and all(r["rate_after"] > 0.03 and r["weight_scale"] > 0 for r in cal)
@@ -159,10 +161,39 @@ def test_resume_restores_the_balanced_surrogate_scales(monkeypatch: pytest.Monke
     monkeypatch.setattr(train, "load_digits_split", tiny)
     base = ["--model", "squeezenet_p", "--kind", "snn", "--no-progress", "--out", str(tmp_path / "runs"),
             "--export", str(tmp_path / "m.net")]
+    base += ["--surrogate-width", "0.3"]  # not in the state dict either
     assert run_cli(train.main, base + ["--name", "straight", "--epochs", "2"]) == 0
     assert run_cli(train.main, base + ["--name", "resumed", "--epochs", "1"]) == 0
     assert run_cli(train.main, base + ["--name", "resumed", "--epochs", "2", "--resume"]) == 0
+    assert json.loads((tmp_path / "runs" / "resumed" / "config.json").read_text())["surrogate_width"] == 0.3
     a = safe_torch_load(tmp_path / "runs" / "straight" / "snn.pt")
     b = safe_torch_load(tmp_path / "runs" / "resumed" / "snn.pt")
     a, b = a.get("model", a), b.get("model", b)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_surrogate_width_changes_the_gradient_not_the_spikes(sqp: tuple[torch.nn.Module, torch.Tensor]) -> None:
+    from neuromap.models.calibrate import set_surrogate_width, surrogate_width
+
+    net, x = sqp
+    built = surrogate_width(net)
+    assert len(built) == 11 and all(abs(w - 0.03) < 1e-12 for w in built)  # SLAYER's tau_grad as built
+
+    def run() -> tuple[torch.Tensor, torch.Tensor]:
+        net.zero_grad()
+        xs = x[:4].clone().requires_grad_(True)
+        out = net(xs)
+        out.sum().backward()
+        return out.detach(), xs.grad.detach().clone()
+
+    try:
+        out0, g0 = run()
+        set_surrogate_width(net, 0.3)
+        assert all(abs(w - 0.3) < 1e-12 for w in surrogate_width(net))
+        out1, g1 = run()
+    finally:
+        set_surrogate_width(net, 0.03)
+    assert torch.equal(out0, out1)  # the same spikes
+    assert not torch.allclose(g0, g1)  # another gradient
+    with pytest.raises(ValueError, match="positive"):
+        set_surrogate_width(net, 0.0)

@@ -49,6 +49,7 @@ def _args(tmp_path: Path, *extra: str) -> list[str]:
     (["--name", "../escape"], "--name"),
     (["--bogus"], "unrecognized arguments"),
     (["--timesteps", "4"], "too short"),
+    (["--surrogate-width", "0"], "--surrogate-width must be a positive float"),
 ])
 def test_bad_options_exit_2_with_one_line(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str],
                                           tmp_path: Path) -> None:
@@ -124,6 +125,14 @@ def test_resume_refuses_a_different_config(tiny: None, tmp_path: Path, capsys: p
     assert "different config" in err and "lr" in err
     assert run_cli(train.main, _args(tmp_path, "--kind", "cnn", "--resume", "--epochs", "1")) == 0
     assert "resuming after epoch 1/1" in capsys.readouterr().err
+    # a checkpoint from before the surrogate width was recorded was trained at the built width
+    ckpt = tmp_path / "runs" / "t" / "checkpoint" / "config.json"
+    old = json.loads(ckpt.read_text())
+    del old["surrogate_width"]
+    ckpt.write_text(json.dumps(old))
+    assert run_cli(train.main, _args(tmp_path, "--kind", "cnn", "--resume", "--surrogate-width", "0.3")) == 2
+    assert "surrogate_width: 0.03 -> 0.3" in capsys.readouterr().err
+    assert run_cli(train.main, _args(tmp_path, "--kind", "cnn", "--resume", "--epochs", "1")) == 0
 
 
 def test_unwritable_export_path_is_a_clean_error(tiny: None, tmp_path: Path,

@@ -164,6 +164,22 @@ def set_surrogate_scales(model: torch.nn.Module, scales: list[float]) -> None:
         b.neuron.scale_rho = float(s)
 
 
+def set_surrogate_width(model: torch.nn.Module, tau_grad: float) -> None:
+    """Set every SLAYER neuron layer's surrogate-gradient width to `tau_grad` (SLAYER's neuron parameter:
+    the surrogate is proportional to exp(-|v - threshold| / (100 x tau_grad x threshold)), as SLAYER sets
+    it at construction). Training only: the forward pass, the weights and the export do not change, and
+    it is not in the state dict."""
+    if not tau_grad > 0:
+        raise ValueError(f"the surrogate width must be positive, got {tau_grad}")
+    for b in _calibratable_blocks(model):
+        b.neuron.tau_rho = float(tau_grad) * float(b.neuron.threshold)
+
+
+def surrogate_width(model: torch.nn.Module) -> list[float]:
+    """Every SLAYER neuron layer's `tau_grad` (its `tau_rho` / threshold), in module order."""
+    return [float(b.neuron.tau_rho) / float(b.neuron.threshold) for b in _calibratable_blocks(model)]
+
+
 def balance_surrogate(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor,
                       loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], iters: int = 3,
                       max_factor: float = 1e3) -> list[dict[str, Any]]:
