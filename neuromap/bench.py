@@ -373,6 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tqdm import tqdm
 
     from neuromap.data.datasets import DATASETS, load_dataset
+    from neuromap.train import config_value
 
     if args.dataset not in DATASETS:
         raise NeuromapError(f"unknown dataset {args.dataset!r}; available datasets: {', '.join(DATASETS)}")
@@ -396,9 +397,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise NeuromapError(f"{run_dir} holds another seed or dataset; rerun with --retrain")
             rows += measure_run(run_dir, data, args.test_samples)
             runs[model] = {"run_dir": str(run_dir), "trained_now": trained, "timesteps": cfg.get("timesteps"),
-                           "train_config": {k: cfg.get(k) for k in ("epochs", "batch_size", "lr", "seed", "timesteps",
-                                                                    "encoding", "loss", "model_kwargs",
-                                                                    "calibration")},
+                           "train_config": {k: config_value(cfg, k) for k in (
+                               "epochs", "batch_size", "lr", "seed", "timesteps", "encoding", "loss", "model_kwargs",
+                               "calibration", "surrogate_balance", "surrogate_width")},
                            "train_versions": cfg.get("versions")}
             bar.update(1)
     from neuromap.metrics import PRESETS

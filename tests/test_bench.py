@@ -46,6 +46,8 @@ def test_bench_digitnet_writes_table_csv_plot_and_reloads(tmp_path: Path) -> Non
     assert "| SqueezeNet-P | 0.82 | 0.81 | 0.81 | 11.20M | 4.23M | 599.1k | 0.168 | 0.0295 |" in text
     meta = json.loads((out / "results.json").read_text())["meta"]
     assert meta["seed"] == 0 and meta["versions"]["torch"] and meta["runs"]["digitnet"]["trained_now"]
+    recipe = meta["runs"]["digitnet"]["train_config"]  # the training recipe is recorded with the results
+    assert recipe["surrogate_width"] == 0.03 and recipe["surrogate_balance"] is None and recipe["timesteps"] == 16
     layers = json.loads((out / "results.json").read_text())["rows"][0]["layers"]
     assert sum(lay["acs"] for lay in layers) == pytest.approx(float(snn["acs"]))
 
