@@ -70,7 +70,7 @@ SURROGATE_BALANCE: dict[str, int] = {"samples": SURROGATE_SAMPLES, "iters": SURR
 #: same): SURROGATE_WIDTH (the zoo's and digitnet's neurons as built) unless WIDE_SURROGATE names the
 #: family. The MBConv SNNs did not learn at 0.03 (docs/models.md, "Ablations of the MBConv SNNs").
 SURROGATE_WIDTH = float(DEFAULT_NEURON_PARAMS["tau_grad"])
-WIDE_SURROGATE: dict[str, float] = {"mixnet": 0.3, "mnasnet": 1.0}
+WIDE_SURROGATE: dict[str, float] = {"mixnet": 0.3, "mnasnet": 3.0}
 #: What runs made before a config key existed were trained with, so they still match (--resume, the bench).
 LEGACY_CONFIG: dict[str, Any] = {"surrogate_width": SURROGATE_WIDTH}
 #: Adam's learning rate (cosine-decayed): LR for every CNN twin and digitnet's SNN, LR_ZOO_SNN for

@@ -112,7 +112,7 @@ def test_train_cli_calibrates_zoo_snns_and_records_rates(monkeypatch: pytest.Mon
     assert config["surrogate_width"] == train.SURROGATE_WIDTH == 0.03
     assert train.default_recipe(None) == {"timesteps": 16, "lr": {"snn": train.LR, "cnn": train.LR},
                                           "calibration": None, "surrogate_balance": None, "surrogate_width": 0.03}
-    assert [train.default_surrogate_width(m) for m in ("mixnet", "mnasnet", "shufflenetv2")] == [0.3, 1.0, 0.03]
+    assert [train.default_surrogate_width(m) for m in ("mixnet", "mnasnet", "shufflenetv2")] == [0.3, 3.0, 0.03]
     snn = json.loads((tmp_path / "runs" / "cal" / "metrics.json").read_text())["snn"]
     cal = snn["calibration"]
     assert len(cal) == 11 and all(r["rate_after"] > 0.03 and r["weight_scale"] > 0 for r in cal)
