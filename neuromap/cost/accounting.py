@@ -44,46 +44,77 @@ class CoreEvents:
         return int(on_chip.sum() - np.trace(on_chip))
 
 
-def account(graph: NetworkGraph, mapping: Mapping, activity: Activity) -> CoreEvents:
-    n = mapping.num_cores
-    S, T = activity.samples, activity.steps
-    synops = np.zeros(n)
-    active = np.zeros(n)
-    updates = np.zeros(n)
-    spikes = np.zeros(n)
-    traffic = np.zeros((n + 1, n))
-    layer_synops: dict[str, int] = {}
-    layer_spikes: dict[str, int] = {}
-    for lay in graph.layers:
-        counts = activity.spike_counts(lay.name).sum(axis=0) if lay.name in activity.events else None
-        if counts is not None:
-            layer_spikes[lay.name] = int(counts.sum())
-        if not lay.on_chip:
-            continue
-        assign = mapping.assignment[lay.name]
-        updates += np.bincount(assign, minlength=n) * S * T
-        spikes += np.bincount(assign, weights=counts, minlength=n)
-        post_synops = np.zeros(lay.size)
-        post_active = np.zeros(lay.size)
-        edges = graph.in_edges(lay.name)
-        pre = {e.src: activity.events[e.src] != 0 for e in edges}
-        for s in range(S):
-            got_input = np.zeros((T, lay.size), dtype=bool)  # input on any edge counts once
+class EventAccumulator:
+    """Per-core event totals built up chunk by chunk, so that a whole test set never has to be
+    held as one (samples x steps x neurons) Activity. Synaptic operations and traffic are linear
+    in the spike counts, so they need only each neuron's total; active updates need each step,
+    and are reduced as every chunk arrives."""
+
+    def __init__(self, graph: NetworkGraph, mapping: Mapping) -> None:
+        self.graph, self.mapping = graph, mapping
+        self.samples = 0
+        self.steps: int | None = None
+        self.counts: dict[str, np.ndarray] = {}   # spikes per neuron over everything added
+        self.active: dict[str, np.ndarray] = {}   # active neuron-steps per neuron
+
+    def add(self, activity: Activity) -> None:
+        S, T = activity.samples, activity.steps
+        if self.steps is not None and T != self.steps:
+            raise ValueError(f"chunks of {T} and {self.steps} steps cannot be accounted together")
+        self.steps = T
+        self.samples += S
+        for name, ev in activity.events.items():
+            counts = (ev != 0).sum(axis=(0, 1))
+            self.counts[name] = self.counts.get(name, 0) + counts
+        for lay in self.graph.layers:
+            if not lay.on_chip:
+                continue
+            edges = self.graph.in_edges(lay.name)
+            active = self.active.setdefault(lay.name, np.zeros(lay.size))
+            if not edges:  # an input layer with neurons is driven by the host every step
+                active += T * S
+                continue
+            got_input = np.zeros((S * T, lay.size), dtype=bool)  # input on any edge counts once
             for edge in edges:
+                src = self.graph.layer(edge.src)
+                pre = (activity.events[edge.src] != 0).reshape((S * T,) + tuple(src.shape))
+                if edge.kind == "dense":  # every pre neuron reaches every post neuron
+                    got_input |= pre.reshape(S * T, -1).any(axis=1)[:, None]
+                else:
+                    got_input |= fanin_sum(pre.astype(np.float32), edge, src.shape, lay.shape) > 0
+            active += got_input.sum(axis=0)
+
+    def result(self) -> CoreEvents:
+        graph, mapping = self.graph, self.mapping
+        n = mapping.num_cores
+        S, T = self.samples, int(self.steps or 0)
+        synops, active, updates, spikes = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+        traffic = np.zeros((n + 1, n))
+        layer_synops: dict[str, int] = {}
+        layer_spikes = {name: int(np.sum(c)) for name, c in self.counts.items()}
+        for lay in graph.layers:
+            if not lay.on_chip:
+                continue
+            assign = mapping.assignment[lay.name]
+            updates += np.bincount(assign, minlength=n) * S * T
+            spikes += np.bincount(assign, weights=self.counts[lay.name], minlength=n)
+            post_synops = np.zeros(lay.size)
+            for edge in graph.in_edges(lay.name):
                 src = graph.layer(edge.src)
-                fan = fanin_sum(pre[edge.src][s].reshape((T,) + tuple(src.shape)).astype(np.float64),
-                                edge, src.shape, lay.shape)
-                post_synops += fan.sum(axis=0)
-                got_input |= fan > 0
-            post_active += got_input.sum(axis=0)
-        if not edges:  # an input layer with neurons is driven by the host every step
-            post_active += T * S
-        for edge in edges:
-            _add_traffic(traffic, graph, mapping, edge, activity.spike_counts(edge.src).sum(axis=0))
-        synops += np.bincount(assign, weights=post_synops, minlength=n)
-        active += np.bincount(assign, weights=post_active, minlength=n)
-        layer_synops[lay.name] = int(post_synops.sum())
-    return CoreEvents(S, T, synops, updates, active, spikes, traffic, layer_synops, layer_spikes)
+                pre = np.asarray(self.counts[edge.src], dtype=np.float64).reshape(src.shape)
+                post_synops += fanin_sum(pre, edge, src.shape, lay.shape)
+                _add_traffic(traffic, graph, mapping, edge, np.asarray(self.counts[edge.src], dtype=np.float64))
+            synops += np.bincount(assign, weights=post_synops, minlength=n)
+            active += np.bincount(assign, weights=self.active[lay.name], minlength=n)
+            layer_synops[lay.name] = int(post_synops.sum())
+        return CoreEvents(S, T, synops, updates, active, spikes, traffic, layer_synops, layer_spikes)
+
+
+def account(graph: NetworkGraph, mapping: Mapping, activity: Activity) -> CoreEvents:
+    """Per-core events of one Activity (an EventAccumulator fed once)."""
+    acc = EventAccumulator(graph, mapping)
+    acc.add(activity)
+    return acc.result()
 
 
 def fanin_sum(pre: np.ndarray, edge: Edge, src_shape: tuple[int, ...],
