@@ -1,6 +1,7 @@
 """``python -m neuromap.deploy --target sim``: load a NetX model into the IR, map it onto
-simulated Loihi cores, run samples through the Lava CPU simulator, account per-core events,
-estimate energy and latency, and write ``hw_reports/<name>/report.{json,md}``.
+simulated Loihi cores, run the whole test set through the fast bit-exact engine (a subset through
+the Lava CPU simulator to prove it exact), account per-core events, estimate energy and latency,
+and write ``hw_reports/<name>/report.{json,md}``.
 
 Each stage is a plain function (``deploy(...)`` chains them); this module only parses
 arguments, picks inputs and writes files."""
@@ -16,6 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .cost import account, estimate_cost
+from .cost.accounting import EventAccumulator
 from .errors import NeuromapError, run_cli
 from .graph import NetworkGraph
 from .hw.profile import available_profiles, load_profile
@@ -33,7 +35,12 @@ INPUT_HELP = """\
                    (PilotNet's convention; only for models whose input layer has neurons).
 Without --input, a model trained by neuromap.train takes its dataset's test split; any other
 model gets seeded random input, which deploy says it does: spikes (rate 0.1) into a source
-layer, or uniform random images through the transform of a NetX input layer with neurons."""
+layer, or uniform random images through the transform of a NetX input layer with neurons.
+
+Engines: `fast` (default) runs every sample (the whole test split, all of --input, or 20 random
+samples) through neuromap's batched fixed-point engine, and the first --verify samples (default 1)
+also through Lava, reporting any spike that differs; `lava` runs every sample through Lava alone
+(minutes per sample; --samples defaults to 20 there)."""
 
 
 @dataclass(frozen=True)
@@ -50,10 +57,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m neuromap.deploy", description=__doc__.split("\n\n")[0],
         epilog=INPUT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--target", choices=["sim"], default="sim",
-                        help="where to run: sim = the Lava CPU simulator (default)")
+                        help="where to run: sim = simulated cores (default)")
+    parser.add_argument("--engine", choices=["fast", "lava"], default="fast",
+                        help="simulator: fast (bit-exact batched engine, default) or lava (reference)")
+    parser.add_argument("--verify", type=int, default=1,
+                        help="with --engine fast: samples also run through Lava and compared (default 1; 0 skips)")
+    parser.add_argument("--batch-size", type=int,
+                        help="samples per chunk of the fast engine (bounds memory; default: sized to the network)")
     parser.add_argument("--model", type=Path, help="NetX .net file (default: newest in netx_models/)")
     parser.add_argument("--models-dir", type=Path, default=Path("netx_models"))
-    parser.add_argument("--samples", type=int, default=20, help="samples to simulate (default 20)")
+    parser.add_argument("--samples", type=int,
+                        help="samples to simulate (default: all; 20 with --engine lava or random input)")
     parser.add_argument("--input", type=Path, help="input samples, see below")
     parser.add_argument("--steps", type=int, help="time steps per sample for a static input")
     parser.add_argument("--profile", default="loihi2",
@@ -65,14 +79,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--summary-json", type=Path, help="also write the summary here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    if args.samples < 1:
+    if args.samples is not None and args.samples < 1:
         raise NeuromapError(f"--samples must be at least 1 (got {args.samples})")
+    if args.verify < 0:
+        raise NeuromapError(f"--verify must be 0 or more (got {args.verify})")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise NeuromapError(f"--batch-size must be at least 1 (got {args.batch_size})")
     if args.steps is not None and args.steps < 1:
         raise NeuromapError(f"--steps must be at least 1 (got {args.steps})")
 
     model = args.model or newest_model(args.models_dir)
     report = deploy(model, profile=args.profile, samples=args.samples, input_path=args.input,
-                    steps=args.steps, seed=args.seed, progress=not args.quiet, strategy=args.strategy)
+                    steps=args.steps, seed=args.seed, progress=not args.quiet, strategy=args.strategy,
+                    engine=args.engine, verify=args.verify, batch_size=args.batch_size)
     folder = write_report(report, args.out / report["name"])
     if args.summary_json:
         write_json_atomic(args.summary_json, summary_of(report))
@@ -80,48 +99,111 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def deploy(model: Path, profile: str = "loihi2", samples: int = 20, input_path: Path | None = None,
-           steps: int | None = None, seed: int = 0, progress: bool = False,
-           strategy: str = "layerwise") -> dict[str, Any]:
-    """Load, map, simulate in Lava, account and cost one model; returns the report dict."""
-    from .sim.lava import simulate_lava
-
+def deploy(model: Path, profile: str = "loihi2", samples: int | None = None, input_path: Path | None = None,
+           steps: int | None = None, seed: int = 0, progress: bool = False, strategy: str = "layerwise",
+           engine: str = "fast", verify: int = 1, batch_size: int | None = None) -> dict[str, Any]:
+    """Load, map, simulate, account and cost one model; returns the report dict."""
     graph = load_netx(model)
     prof = load_profile(profile)
     t0 = time.perf_counter()
     mapping = map_network(graph, prof, strategy).mapping
     map_s = time.perf_counter() - t0
+    if samples is None and (engine == "lava"):
+        samples = 20
     inputs = choose_inputs(graph, samples, input_path, steps, seed)
     if inputs.description.startswith("random"):
         print(f"note: {graph.name} has no known dataset and no --input was given; "
               f"feeding {inputs.description}", file=sys.stderr)
     t0 = time.perf_counter()
-    activity = simulate_lava(graph, inputs.data, steps=inputs.steps, progress=progress)
+    if engine == "lava":
+        from .sim.lava import simulate_lava
+        activity = simulate_lava(graph, inputs.data, steps=inputs.steps, progress=progress)
+        events = account(graph, mapping, activity)
+        out_counts = output_counts(graph, activity)
+        verification = None
+    elif engine == "fast":
+        events, out_counts, first = run_fast_accounted(graph, mapping, inputs, batch_size, verify, progress)
+    else:
+        raise NeuromapError(f"unknown engine {engine!r}; use fast or lava")
     sim_s = time.perf_counter() - t0
-    events = account(graph, mapping, activity)
+    if engine == "fast":
+        verification = verify_against_lava(graph, mapping, inputs, first, progress) if verify else None
     cost = estimate_cost(events, mapping, prof)
 
-    out_counts = activity.spike_counts(graph.output_layer.name) \
-        if graph.output_layer.kind != "average" else activity.events[graph.output_layer.name].sum(1)
-    lava_pred = np.argmax(out_counts, axis=1)
+    pred = np.argmax(out_counts, axis=1)
+    n = len(pred)
     extra: dict[str, Any] = {
-        "model": str(model), "target": "sim", "input": inputs.description,
+        "model": str(model), "target": "sim", "engine": engine, "input": inputs.description,
         "accuracy": None, "agreement_with_slayer": None, "output_counts_equal_slayer": None,
+        "verification": verification,
         "mapping_seconds": map_s, "simulation_seconds": sim_s,
+        "samples_per_second": n / sim_s if sim_s > 0 else None,
         "seed": seed, "versions": versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     if inputs.labels is not None:
-        extra["accuracy"] = float(np.mean(lava_pred == inputs.labels))
+        extra["accuracy"] = float(np.mean(pred == inputs.labels))
     ref = slayer_reference(graph, inputs)
     if ref is not None:
-        extra["agreement_with_slayer"] = float(np.mean(lava_pred == np.argmax(ref, axis=1)))
+        extra["agreement_with_slayer"] = float(np.mean(pred == np.argmax(ref, axis=1)))
         extra["output_counts_equal_slayer"] = float(np.mean(np.all(ref == out_counts, axis=1)))
     return build_report(graph, mapping, events, cost, extra)
 
 
-def choose_inputs(graph: NetworkGraph, samples: int, input_path: Path | None, steps: int | None,
+def output_counts(graph: NetworkGraph, activity: Any) -> np.ndarray:
+    """What the output layer reports per sample: spike counts, or a host readout's summed values."""
+    out = graph.output_layer
+    return activity.spike_counts(out.name) if out.kind != "average" else activity.events[out.name].sum(1)
+
+
+def run_fast_accounted(graph: NetworkGraph, mapping: Any, inputs: Inputs, batch_size: int | None,
+                       keep: int, progress: bool) -> tuple[Any, np.ndarray, Any]:
+    """Every sample through the fast engine, accounted chunk by chunk. Returns the events, the
+    output counts per sample and the Activity of the first ``keep`` samples (for verification)."""
+    from .sim.activity import Activity
+    from .sim.fast import run_fast
+
+    acc = EventAccumulator(graph, mapping)
+    counts, kept = [], []
+    held = 0
+    for chunk in run_fast(graph, inputs.data, steps=inputs.steps, batch_size=batch_size, progress=progress):
+        acc.add(chunk)
+        counts.append(output_counts(graph, chunk))
+        if held < keep:
+            take = min(keep - held, chunk.samples)
+            kept.append({k: v[:take] for k, v in chunk.events.items()})
+            held += take
+    first = None
+    if kept:
+        first = Activity({k: np.concatenate([c[k] for c in kept]) for k in kept[0]}, acc.steps or 0)
+    return acc.result(), np.concatenate(counts), first
+
+
+def verify_against_lava(graph: NetworkGraph, mapping: Any, inputs: Inputs, fast: Any,
+                        progress: bool) -> dict[str, Any]:
+    """Run the samples the fast engine kept through Lava: spikes that differ at any layer and step,
+    and whether the per-core counts are the same."""
+    from .sim.lava import simulate_lava
+
+    n = fast.samples
+    t0 = time.perf_counter()
+    lava = simulate_lava(graph, inputs.data[:n], steps=inputs.steps, progress=progress)
+    seconds = time.perf_counter() - t0
+    mismatches = {name: int(np.sum(np.asarray(lava.events[name]) != np.asarray(fast.events[name])))
+                  for name in lava.events}
+    a, b = account(graph, mapping, lava), account(graph, mapping, fast)
+    same = all(np.array_equal(getattr(a, f), getattr(b, f))
+               for f in ("synops", "updates", "active_updates", "spikes", "traffic"))
+    return {"engine": "lava", "samples": n, "spike_mismatches": sum(mismatches.values()),
+            "layers_with_mismatches": sorted(k for k, v in mismatches.items() if v),
+            "per_core_counts_equal": same, "lava_seconds": seconds,
+            "lava_samples_per_second": n / seconds if seconds > 0 else None}
+
+
+def choose_inputs(graph: NetworkGraph, samples: int | None, input_path: Path | None, steps: int | None,
                   seed: int) -> Inputs:
+    """The samples to run: all of --input or of the test split when ``samples`` is None, else the
+    first ``samples``; a model of unknown origin gets ``samples`` (default 20) random ones."""
     shape = tuple(graph.input_layer.shape)
     meta = graph.meta.get("neuromap", {})
     if input_path is not None:
@@ -131,7 +213,7 @@ def choose_inputs(graph: NetworkGraph, samples: int, input_path: Path | None, st
         from .data.encode import rate_encode
         split = load_digits_split(seed=int(meta.get("seed", 0)))
         T = int(steps or meta["timesteps"])
-        n = min(samples, len(split.y_test))
+        n = len(split.y_test) if samples is None else min(samples, len(split.y_test))
         nchwt = rate_encode(split.x_test[:n], int(meta.get("max_level", split.max_level)), T)
         data = nchwt.transpose(0, 3, 2, 1, 4)  # (N, C, H, W, T) -> (N, x, y, c, T)
         if tuple(data.shape[1:-1]) != shape:
@@ -141,6 +223,7 @@ def choose_inputs(graph: NetworkGraph, samples: int, input_path: Path | None, st
                       f"rate-coded over {T} steps", nchwt)
     T = int(steps or graph.meta.get("simulation", {}).get("tSample", 16))
     rng = np.random.default_rng(seed)
+    samples = 20 if samples is None else samples
     if graph.input_layer.neuron is not None:
         # a NetX input layer encodes data as its neurons' bias: weight * x + bias, x in [0, 1)
         tf = graph.input_layer.transform or {"weight": 64.0, "bias": 0.0}
@@ -151,7 +234,7 @@ def choose_inputs(graph: NetworkGraph, samples: int, input_path: Path | None, st
     return Inputs(data, T, None, f"random spikes (rate 0.1, seed {seed}, {T} steps)")
 
 
-def _file_inputs(graph: NetworkGraph, path: Path, samples: int, steps: int | None) -> Inputs:
+def _file_inputs(graph: NetworkGraph, path: Path, samples: int | None, steps: int | None) -> Inputs:
     shape = tuple(graph.input_layer.shape)
     if not path.is_file():
         raise NeuromapError(f"input file {path} does not exist")
@@ -161,7 +244,7 @@ def _file_inputs(graph: NetworkGraph, path: Path, samples: int, steps: int | Non
         raise NeuromapError(f"input file {path} is not a plain .npy array ({exc})") from None
     if not np.issubdtype(data.dtype, np.number) or data.ndim < 2:
         raise NeuromapError(f"input file {path} must hold a numeric array (N, {_dims(shape)}[, T])")
-    n = min(samples, data.shape[0])
+    n = data.shape[0] if samples is None else min(samples, data.shape[0])
     if tuple(data.shape[1:]) == shape:
         if graph.input_layer.neuron is None:
             raise NeuromapError(f"input {data.shape} has no time axis but {graph.name}'s input "
@@ -202,8 +285,13 @@ def newest_model(folder: Path) -> Path:
 def format_summary(r: dict[str, Any], folder: Path) -> str:
     acc = "n/a" if r["accuracy"] is None else f"{r['accuracy']:.3f}"
     agr = "n/a" if r["agreement_with_slayer"] is None else f"{r['agreement_with_slayer']:.3f}"
+    engine = "Lava" if r.get("engine") == "lava" else "the fast engine"
+    ver = r.get("verification")
+    check = "" if not ver else (f"\n  checked against Lava on {ver['samples']} sample(s): "
+                                f"{ver['spike_mismatches']} spikes differ, per-core counts "
+                                f"{'equal' if ver['per_core_counts_equal'] else 'DIFFER'}")
     return (f"{r['name']}: {r['cores']} cores on {r['chips']} chip(s) ({r['profile']}), "
-            f"{r['samples']} samples x {r['steps_per_sample']} steps in Lava\n"
+            f"{r['samples']} samples x {r['steps_per_sample']} steps in {engine}{check}\n"
             f"  accuracy {acc}, agreement with SLAYER {agr}\n"
             f"  energy/inference {r['energy_uj_per_inference']:.4f} uJ "
             f"(dynamic {r['dynamic_energy_uj_per_inference']:.4f} uJ), "

@@ -86,6 +86,12 @@ def render_markdown(report: dict[str, Any]) -> str:
     r = report
     acc = "n/a" if r.get("accuracy") is None else f"{r['accuracy']:.4f}"
     agr = "n/a" if r.get("agreement_with_slayer") is None else f"{r['agreement_with_slayer']:.4f}"
+    engine = {"lava": "the Lava CPU simulator", "fast": "neuromap's fast fixed-point engine"}.get(
+        r.get("engine", "lava"), str(r.get("engine")))
+    ver = r.get("verification")
+    check = "not checked against Lava" if not ver else (
+        f"{ver['spike_mismatches']} spikes differ from Lava on the first {ver['samples']} sample(s), "
+        f"per-core counts {'equal' if ver['per_core_counts_equal'] else 'different'}")
     lines = [
         f"# Hardware-cost report: {r['name']}",
         "",
@@ -93,11 +99,13 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"target `{r.get('target')}`; {r['samples']} samples x {r['steps_per_sample']} steps; "
         f"input: {r.get('input')}.",
         "",
+        f"Every number below comes from {engine} over all {r['samples']} samples ({check}).",
+        "",
         "| metric | value |",
         "|---|---|",
         f"| cores / chips / tiles | {r['cores']} / {r['chips']} / {r['tiles']} |",
         f"| neurons / synapses | {r['neurons']:,} / {r['synapses']:,} |",
-        f"| accuracy (Lava) | {acc} |",
+        f"| accuracy ({r['samples']} samples) | {acc} |",
         f"| agreement with SLAYER | {agr} |",
         f"| energy per inference | {r['energy_uj_per_inference']:.4f} uJ "
         f"(dynamic {r['dynamic_energy_uj_per_inference']:.4f} uJ) |",

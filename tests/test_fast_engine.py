@@ -1,0 +1,141 @@
+"""The fast engine (neuromap.sim.fast) is exact: against Intel's shipped ground truth, against Lava
+on networks that exercise every arithmetic corner, and against its own chunking."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neuromap.errors import NeuromapError
+from neuromap.graph import Edge, Layer, NetworkGraph, Neuron
+from neuromap.netx.load import load_netx
+from neuromap.sim.activity import depths
+from neuromap.sim.fast import (lava_dense_weights, optimize_weight_bits, run_fast, simulate_fast,
+                               trace_fast)
+
+from conftest import lava_dl_net
+
+GT = ["input-s"] + [f"conv-{i}" for i in range(5)] + [f"fc-{i}" for i in range(3)] + ["fc-3-s"]
+
+
+def test_pilotnet_lif_spikes_equal_the_shipped_ground_truth_in_every_window():
+    """Intel's arrays were made with a 16-step reset interval: within each layer's 16-step window
+    (it starts at the layer's depth) every spike of every layer must match."""
+    net = lava_dl_net("gts/pilotnet_lif/network.net")
+    graph = load_netx(net)
+    image = np.load(net.parent / "image.npy")
+    trace = trace_fast(graph, image[None], steps=16, total=24)
+    depth = depths(graph)
+    checked = 0
+    for layer, name in zip(graph.layers, GT):
+        d = depth[layer.name]
+        gt = np.load(net.parent / f"{name}.npy").astype(np.int64).reshape(layer.size, -1)[:, d:min(24, d + 16)]
+        ours = trace.out[layer.name].T[:, d:d + gt.shape[1]]
+        np.testing.assert_array_equal(ours, gt, err_msg=layer.name)
+        checked += int(gt.sum())
+    assert checked > 700_000
+
+
+def test_pilotnet_sdnn_graded_output_equals_the_shipped_ground_truth():
+    net = lava_dl_net("gts/pilotnet_sdnn/network.net")
+    graph = load_netx(net)
+    x = np.load(net.parent / "input.npy")
+    gt = np.load(net.parent / "output.npy")
+    trace = trace_fast(graph, x[None], steps=None, total=gt.shape[1], reset=False)
+    out = trace.out[graph.output_layer.name].T
+    assert np.abs(gt).max() > 100_000  # graded payloads, not spikes
+    np.testing.assert_array_equal(out, gt)
+
+
+def test_weight_encoding_equals_lava_dl_and_lava():
+    """optimize_weight_bits and the dense model's clip / truncate, against lava-dl's and Lava's own."""
+    from lava.lib.dl.netx.utils import optimize_weight_bits as lava_optimize
+    from lava.utils.weightutils import clip_weights, determine_sign_mode, truncate_weights
+
+    rng = np.random.default_rng(0)
+    cases = [rng.integers(-128, 128, (6, 9)), rng.integers(0, 255, (6, 9)), -rng.integers(1, 256, (6, 9)),
+             rng.integers(-8, 8, (4, 4)) * 16, rng.integers(-300, 300, (5, 5)), rng.integers(-1, 2, (3, 3)) * 4,
+             np.array([[3, 0], [0, 5]]), np.array([[-2, -4]])]
+    for w in cases:
+        w = w.astype(float)
+        ref_w, ref_bits, ref_exp, _ = lava_optimize(w.copy())
+        ours_w, bits, exp = optimize_weight_bits(w)
+        assert (bits, exp) == (ref_bits, ref_exp)
+        np.testing.assert_array_equal(ours_w, ref_w)
+        mode = determine_sign_mode(ref_w)
+        lava = truncate_weights(clip_weights(ref_w, mode, num_bits=8), mode, ref_bits)
+        np.testing.assert_array_equal(lava_dense_weights(ours_w, bits), lava)
+
+
+CUBA = Neuron("CUBA", {"vThMant": 60, "iDecay": 1024, "vDecay": 128, "refDelay": 1})
+SDNN = Neuron("SDNN", {"vThMant": 3})
+
+
+def _corners() -> list[tuple[NetworkGraph, np.ndarray, int | None]]:
+    """Tiny networks that each reach an arithmetic corner of Lava's fixed-point models."""
+    rng = np.random.default_rng(7)
+    w = lambda lo, hi, *s: rng.integers(lo, hi, s).astype(float)  # noqa: E731
+    nets = []
+    # 1. huge weights and a graded (non-binary) source: 24-bit current wrap, voltage saturation,
+    #    per-synapse delays, a lag, a bias stored in 16 bits
+    layers = (Layer("in", "input", (6,)), Layer("a", "dense", (5,), CUBA, bias=np.array([40000., -70000., 5., 0., 9.])),
+              Layer("b", "dense", (4,), Neuron("CUBA", {"vThMant": 3000, "iDecay": 0, "vDecay": 0})))
+    edges = (Edge("in", "a", "dense", w(-250, 250, 5, 6), delay=rng.integers(0, 4, (5, 6)).astype(float)),
+             Edge("a", "b", "dense", w(100, 250, 4, 5) * 8), Edge("in", "b", "dense", w(-90, 90, 4, 6), lag=2))
+    x = rng.integers(0, 40000, (3, 6, 9)).astype(np.int32)
+    nets.append((NetworkGraph("wrap", layers, edges), x, None))
+    # 2. a conv path and a strided, dilated, grouped conv, fed a static drive (input with neurons)
+    inp = Neuron("CUBA", {"vThMant": 50, "iDecay": 4096, "vDecay": 512})
+    layers = (Layer("in", "input", (7, 6, 4), inp, transform={"weight": 1.0, "bias": 0.0}),
+              Layer("c", "conv", (4, 2, 6), CUBA), Layer("d", "conv", (4, 2, 6), CUBA))
+    edges = (Edge("in", "c", "conv", w(-60, 120, 6, 3, 3, 2), stride=(2, 2), padding=(1, 1), dilation=(1, 2), groups=2),
+             Edge("c", "d", "conv", w(-90, 127, 6, 3, 3, 6), padding=(1, 1)),
+             Edge("in", "d", "conv", w(-90, 127, 6, 1, 1, 4), stride=(2, 3), lag=1))
+    nets.append((NetworkGraph("conv", layers, edges), rng.integers(0, 3000, (3, 7, 6, 4)), 7))
+    # 3. sigma-delta with graded messages, an unaligned path (samples leak in Lava) and a bias
+    layers = (Layer("in", "input", (5,), Neuron("SDNN", {"vThMant": 1})),
+              Layer("s", "dense", (6,), SDNN, bias=np.arange(6.0)), Layer("o", "dense", (3,), SDNN))
+    edges = (Edge("in", "s", "dense", w(-50, 50, 6, 5)), Edge("s", "o", "dense", w(-60, 60, 3, 6)),
+             Edge("in", "o", "dense", w(-20, 20, 3, 5)))
+    nets.append((NetworkGraph("sdnn", layers, edges), rng.integers(-20, 60, (2, 5, 6)), None))
+    return nets
+
+
+@pytest.mark.parametrize("case", [0, 1, 2], ids=["wrap-delay-lag", "conv-static", "sdnn-unaligned"])
+def test_fast_equals_lava_on_arithmetic_corners(case: int):
+    from neuromap.sim.lava import simulate_lava
+
+    graph, x, steps = _corners()[case]
+    lava = simulate_lava(graph, x, steps=steps)
+    fast = simulate_fast(graph, x, steps=steps, batch_size=2)
+    assert sorted(lava.events) == sorted(fast.events)
+    active = 0
+    for name in lava.events:
+        np.testing.assert_array_equal(fast.events[name], lava.events[name], err_msg=name)
+        active += int(np.count_nonzero(lava.events[name]))
+    assert active > 20
+
+
+def test_chunking_does_not_change_anything():
+    """Independent samples in chunks of 1, 2 or all, and Lava's back-to-back stream yielded in chunks."""
+    for graph, x, steps in _corners():
+        whole = simulate_fast(graph, x, steps=steps)
+        for size in (1, 2):
+            parts = list(run_fast(graph, x, steps=steps, batch_size=size))
+            assert len(parts) == -(-x.shape[0] // size)
+            for name, ev in whole.events.items():
+                np.testing.assert_array_equal(np.concatenate([p.events[name] for p in parts]), ev)
+
+
+def test_unsupported_neuron_names_the_layer_and_the_way_out():
+    layers = (Layer("in", "input", (3,)), Layer("r", "dense", (2,), Neuron("RF_IZ", {"vThMant": 5})))
+    graph = NetworkGraph("rf", layers, (Edge("in", "r", "dense", np.ones((2, 3))),))
+    with pytest.raises(NeuromapError, match=r"layer r: neuron type 'RF_IZ'.*--engine lava"):
+        simulate_fast(graph, np.ones((1, 3, 4)))
+
+
+def test_non_finite_input_is_refused():
+    graph, x, steps = _corners()[0]
+    bad = x.astype(float)
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(NeuromapError, match="NaN or infinite"):
+        simulate_fast(graph, bad)
