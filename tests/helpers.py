@@ -58,14 +58,16 @@ def small_conv_net(path: Path, seed: int = 0) -> Path:
     ])
 
 
-def run_deploy(net: Path, out: Path, samples: int) -> tuple[int, dict]:
-    """`python -m neuromap.deploy --target sim` on `net`, reports under `out`; (exit code, summary)."""
+def run_deploy(net: Path, out: Path, samples: int | None, *extra: str) -> tuple[int, dict]:
+    """`python -m neuromap.deploy --target sim` on `net` (all samples when `samples` is None),
+    reports under `out`; (exit code, summary)."""
     import json
 
     from neuromap import deploy
     from neuromap.errors import run_cli
 
     summary = out / "summary.json"
-    code = run_cli(deploy.main, ["--target", "sim", "--model", str(net), "--samples", str(samples), "--quiet",
-                                 "--out", str(out / "reports"), "--summary-json", str(summary)])
+    count = [] if samples is None else ["--samples", str(samples)]
+    code = run_cli(deploy.main, ["--target", "sim", "--model", str(net), *count, "--quiet",
+                                 "--out", str(out / "reports"), "--summary-json", str(summary), *extra])
     return code, (json.loads(summary.read_text()) if code == 0 else {})

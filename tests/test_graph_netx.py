@@ -201,6 +201,7 @@ def test_writer_refuses_a_graph_out_of_order() -> None:
 # ------------------------------------------------------------------ Lava == SLAYER, every layer
 @pytest.mark.parametrize("family", FAMILIES)
 def test_lava_equals_slayer_at_every_layer(tmp_path: Path, family: str) -> None:
+    from neuromap.sim.fast import simulate_fast
     from neuromap.sim.lava import simulate_lava
 
     model = small(family, seed=1)
@@ -208,6 +209,9 @@ def test_lava_equals_slayer_at_every_layer(tmp_path: Path, family: str) -> None:
     rng = np.random.default_rng(1)
     x = (rng.random((1, 1, 8, 8, 32)) < 0.3).astype(np.float32)
     act = simulate_lava(graph, x.transpose(0, 3, 2, 1, 4))
+    fast = simulate_fast(graph, x.transpose(0, 3, 2, 1, 4))
+    for name, events in act.events.items():  # the fast engine equals Lava at every layer and step
+        np.testing.assert_array_equal(fast.events[name], events, err_msg=name)
     checks = lava_mismatches(model, graph, x, act)
     assert list(checks) == [lay.name for lay in graph.layers[1:]]
     for name, (mismatches, _) in checks.items():
