@@ -34,8 +34,13 @@ DEFAULT_MODELS = ("squeezenet", "squeezenet_p", "shufflenetv2", "mnasnet", "mixn
 #: Epochs per twin for the default run: all five families on digits fit in 30 minutes on 2 CPU cores.
 DEFAULT_EPOCHS = 2
 PRESET_NAMES = ("fp32", "int8")
+#: Hardware columns of an SNN row: its exported network on the loihi2 profile over the whole test set
+#: (fast engine), for Intel-style layerwise and traffic-aware graph mapping.
+HW_FIELDS = ("layerwise_cores", "graph_cores", "layerwise_dynamic_uj", "layerwise_total_uj", "graph_dynamic_uj",
+             "graph_total_uj", "layerwise_latency_us", "layerwise_inferences_per_s")
 CSV_FIELDS = ("model", "twin", "accuracy", "macro_f1", "params", "macs", "acs", "spikes_per_inference",
-              "energy_fp32_mj", "energy_int8_mj", "test_samples", "timesteps", "epochs", "train_seconds", "run_dir")
+              "energy_fp32_mj", "energy_int8_mj", *HW_FIELDS, "test_samples", "timesteps", "epochs", "train_seconds",
+              "run_dir")
 
 #: Kabir et al. 2026 (arXiv 2602.09717), CIFAR-10: their numbers, not ours.
 #: (family, CNN acc, SNN acc, SNN F1, SNN AC, SNN MAC, SNN params, CNN mJ, SNN mJ)
@@ -252,7 +257,19 @@ def measure_run(run_dir: Path, data: Any, test_samples: int | None, batch_size: 
                "layers": ops.to_dict()["layers"]}
     for p in PRESET_NAMES:
         snn_row[f"energy_{p}_mj"] = ops.energy_mj(p)
+    snn_row.update(hardware_columns(snn, rate_encode(x, data.max_level, timesteps)))
     return [snn_row, cnn_row]
+
+
+def hardware_columns(snn: torch.nn.Module, spikes: np.ndarray) -> dict[str, Any]:
+    """The SNN's exported network on the loihi2 profile, every test sample through the fast engine."""
+    from neuromap.cost.measure import hardware_summary
+    from neuromap.hw.profile import load_profile
+    from neuromap.models.lower import lower_snn
+
+    graph = lower_snn(snn)
+    summary = hardware_summary(graph, spikes.transpose(0, 3, 2, 1, 4), None, load_profile("loihi2"))
+    return {k: summary[k] for k in HW_FIELDS}
 
 
 # ---------------------------------------------------------------- writing --
@@ -272,6 +289,14 @@ def _energy(value: float) -> str:
     return f"{value:.3g}" if value < 1e-3 else f"{value:.4f}"
 
 
+def _hardware(r: dict[str, Any]) -> str:
+    """The loihi2 cells of a row (a CNN twin has none)."""
+    if r.get("layerwise_cores") is None:
+        return "- | - | - | -"
+    return (f"{r['layerwise_cores']} / {r['graph_cores']} | {r['layerwise_dynamic_uj']:.2f} / "
+            f"{r['layerwise_total_uj']:.2f} | {r['layerwise_latency_us']:.1f} | {r['layerwise_inferences_per_s']:,.0f}")
+
+
 def render_markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     """table.md: our measured table, the CNN/SNN energy ratios, then the paper's CIFAR-10 rows."""
     lines = [f"# Benchmark: {meta['dataset']}", "",
@@ -282,12 +307,14 @@ def render_markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
              f"E_AC x ACs; fp32 MAC 4.6 / AC 0.9 pJ, int8 MAC 0.23 / AC 0.03 pJ. SNN ACs are measured "
              f"spikes x fan-out on the test samples; see docs/metrics.md.", "",
              "| model | twin | accuracy | macro-F1 | params | MACs | ACs | spikes/inf | T | energy fp32 (mJ) "
-             "| energy int8 (mJ) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| energy int8 (mJ) | loihi2 cores (layerwise / graph) | loihi2 uJ dynamic / total (layerwise) "
+             "| latency (us) | inferences/s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['model']} | {r['twin']} | {r['accuracy']:.4f} | {r['macro_f1']:.4f} | {_si(r['params'])} "
                      f"| {_si(r['macs'])} | {_si(r['acs'])} | {_si(r['spikes_per_inference'])} "
-                     f"| {r['timesteps'] or '-'} | {_energy(r['energy_fp32_mj'])} | {_energy(r['energy_int8_mj'])} |")
+                     f"| {r['timesteps'] or '-'} | {_energy(r['energy_fp32_mj'])} | {_energy(r['energy_int8_mj'])} "
+                     f"| {_hardware(r)} |")
     lines += ["", "CNN / SNN energy (fp32), same formula for both twins:", ""]
     by_model: dict[str, dict[str, dict[str, Any]]] = {}
     for r in rows:

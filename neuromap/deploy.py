@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .cost import account, estimate_cost
-from .cost.accounting import EventAccumulator
+from .cost.measure import measure_fast, output_counts
 from .errors import NeuromapError, run_cli
 from .graph import NetworkGraph
 from .hw.profile import available_profiles, load_profile
@@ -122,7 +122,8 @@ def deploy(model: Path, profile: str = "loihi2", samples: int | None = None, inp
         out_counts = output_counts(graph, activity)
         verification = None
     elif engine == "fast":
-        events, out_counts, first = run_fast_accounted(graph, mapping, inputs, batch_size, verify, progress)
+        measured = measure_fast(graph, [mapping], inputs.data, inputs.steps, batch_size, verify, progress)
+        events, out_counts, first = measured.events[0], measured.output_counts, measured.first
     else:
         raise NeuromapError(f"unknown engine {engine!r}; use fast or lava")
     sim_s = time.perf_counter() - t0
@@ -148,35 +149,6 @@ def deploy(model: Path, profile: str = "loihi2", samples: int | None = None, inp
         extra["agreement_with_slayer"] = float(np.mean(pred == np.argmax(ref, axis=1)))
         extra["output_counts_equal_slayer"] = float(np.mean(np.all(ref == out_counts, axis=1)))
     return build_report(graph, mapping, events, cost, extra)
-
-
-def output_counts(graph: NetworkGraph, activity: Any) -> np.ndarray:
-    """What the output layer reports per sample: spike counts, or a host readout's summed values."""
-    out = graph.output_layer
-    return activity.spike_counts(out.name) if out.kind != "average" else activity.events[out.name].sum(1)
-
-
-def run_fast_accounted(graph: NetworkGraph, mapping: Any, inputs: Inputs, batch_size: int | None,
-                       keep: int, progress: bool) -> tuple[Any, np.ndarray, Any]:
-    """Every sample through the fast engine, accounted chunk by chunk. Returns the events, the
-    output counts per sample and the Activity of the first ``keep`` samples (for verification)."""
-    from .sim.activity import Activity
-    from .sim.fast import run_fast
-
-    acc = EventAccumulator(graph, mapping)
-    counts, kept = [], []
-    held = 0
-    for chunk in run_fast(graph, inputs.data, steps=inputs.steps, batch_size=batch_size, progress=progress):
-        acc.add(chunk)
-        counts.append(output_counts(graph, chunk))
-        if held < keep:
-            take = min(keep - held, chunk.samples)
-            kept.append({k: v[:take] for k, v in chunk.events.items()})
-            held += take
-    first = None
-    if kept:
-        first = Activity({k: np.concatenate([c[k] for c in kept]) for k in kept[0]}, acc.steps or 0)
-    return acc.result(), np.concatenate(counts), first
 
 
 def verify_against_lava(graph: NetworkGraph, mapping: Any, inputs: Inputs, fast: Any,

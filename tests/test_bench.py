@@ -40,6 +40,10 @@ def test_bench_digitnet_writes_table_csv_plot_and_reloads(tmp_path: Path) -> Non
     assert float(snn["macs"]) == 0 and float(snn["acs"]) > 0 and int(snn["params"]) == 18248
     assert float(snn["energy_fp32_mj"]) == pytest.approx(energy_mj(0, float(snn["acs"]), "fp32"))
     assert float(snn["energy_int8_mj"]) == pytest.approx(energy_mj(0, float(snn["acs"]), "int8"))
+    # loihi2 columns for the SNN twin only, over the same test samples (fast engine)
+    assert int(snn["layerwise_cores"]) >= int(snn["graph_cores"]) >= 1 and cnn["layerwise_cores"] == ""
+    assert 0 < float(snn["layerwise_dynamic_uj"]) < float(snn["layerwise_total_uj"])
+    assert float(snn["layerwise_inferences_per_s"]) == pytest.approx(1e6 / float(snn["layerwise_latency_us"]))
     text = md.read_text()
     assert "| digitnet | SNN |" in text and "| digitnet | CNN |" in text
     assert "Reference: the paper's CIFAR-10 numbers (not measured here)" in text
