@@ -1,9 +1,10 @@
-"""Lava against SLAYER, layer by layer, for the full-size zoo SNNs (issue 4's exactness check).
+"""Lava against SLAYER and the fast engine against Lava, layer by layer, for the full-size zoo SNNs.
 
 For each family at the digits input (1 x 8 x 8): random weights (the family's own init, seeded),
 random input spikes for 32 steps, export to NetX (graph format where needed), load, run in Lava
-(fixed-point CPU simulator) and compare every layer's spikes with SLAYER's. Prints per family:
-layers, joins, lagged edges, spikes compared, mismatches, silent layers and the Lava wall time.
+(fixed-point CPU simulator) and compare every layer's spikes with SLAYER's, then run the fast engine
+on the same input and compare every layer and step with Lava. Prints per family: layers, joins,
+lagged edges, spikes compared, mismatches (Lava vs SLAYER, fast vs Lava), silent layers and wall times.
 
     .venv/bin/python benchmarks/graph_exactness.py [--families squeezenet mnasnet ...] [--steps 32]
 
@@ -24,6 +25,7 @@ import torch
 from neuromap.models import create_model
 from neuromap.models.lower import lava_mismatches
 from neuromap.netx.load import load_netx
+from neuromap.sim.fast import simulate_fast
 from neuromap.sim.lava import ensure_lava_importable, simulate_lava
 
 FAMILIES = ["squeezenet", "squeezenet_p", "shufflenetv2", "mnasnet", "mixnet"]
@@ -39,6 +41,10 @@ def check(family: str, steps: int, seed: int, rate: float) -> dict:
     t0 = time.perf_counter()
     act = simulate_lava(graph, x.transpose(0, 3, 2, 1, 4))
     wall = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    fast = simulate_fast(graph, x.transpose(0, 3, 2, 1, 4))
+    fast_wall = time.perf_counter() - t0
+    fast_bad = sum(int((fast.events[k] != v).sum()) for k, v in act.events.items())
     checks = lava_mismatches(model, graph, x, act)
     mismatches = sum(bad for bad, _ in checks.values())
     spikes = sum(n for _, n in checks.values())
@@ -49,7 +55,8 @@ def check(family: str, steps: int, seed: int, rate: float) -> dict:
                          for lay in graph.layers),
             "lagged_edges": sum(1 for e in graph.edges if e.lag), "steps": steps,
             "lava_spikes": spikes, "mismatches": mismatches, "first_mismatch": worst,
-            "silent_layers": len(silent), "lava_seconds": round(wall, 1)}
+            "silent_layers": len(silent), "lava_seconds": round(wall, 1), "fast_mismatches": fast_bad,
+            "fast_seconds": round(fast_wall, 2)}
 
 
 def main() -> None:
@@ -62,13 +69,15 @@ def main() -> None:
     args = p.parse_args()
     ensure_lava_importable()
     rows = []
-    print("| family | layers | neurons | joins | lagged edges | Lava spikes | mismatches | silent layers | Lava s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| family | layers | neurons | joins | lagged edges | Lava spikes | Lava vs SLAYER mismatches | "
+          "fast vs Lava mismatches | silent layers | Lava s | fast s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for fam in args.families:
         r = check(fam, args.steps, args.seed, args.rate)
         rows.append(r)
         print(f"| {fam} | {r['layers']} | {r['neurons']:,} | {r['joins']} | {r['lagged_edges']} | "
-              f"{r['lava_spikes']:,} | {r['mismatches']} | {r['silent_layers']} | {r['lava_seconds']} |",
+              f"{r['lava_spikes']:,} | {r['mismatches']} | {r['fast_mismatches']} | {r['silent_layers']} | "
+              f"{r['lava_seconds']} | {r['fast_seconds']} |",
               flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
