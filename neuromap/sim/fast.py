@@ -65,7 +65,7 @@ def _decay(x: torch.Tensor, decay: int) -> torch.Tensor:
     if decay == 4096:
         return torch.zeros_like(x)
     if decay == 0:
-        return x
+        return x.clone()
     return torch.div(x * (4096 - decay), 4096, rounding_mode="trunc")  # sign * (|y| >> 12)
 
 
@@ -529,10 +529,10 @@ def _run_iter(prog: Program, data: np.ndarray, static: bool, T: int, streams: in
                     h = hist[syn.edge.src]
                     for value, fn in zip(syn.delays, syn.fns):
                         x = h[syn.edge.lag + value]
-                        if syn.binary_in:
-                            x = (x != 0).to(torch.int64)
+                        if syn.binary_in and x.dtype != torch.float32:  # LIF spikes are float 0/1 already
+                            x = (x != 0).to(torch.float32)
                         cur = fn(x)
-                        a_in = cur if a_in is None else a_in + cur
+                        a_in = cur if a_in is None else a_in.add_(cur)
                 bias = unit.params.get("bias")
             if unit.kind == "lif":
                 if prog.resettable and t % T == (unit.depth + 1) % T:
@@ -556,14 +556,17 @@ def _run_iter(prog: Program, data: np.ndarray, static: bool, T: int, streams: in
 
 def _lif(st: dict[str, torch.Tensor], a_in: torch.Tensor, bias: torch.Tensor | None,
          p: dict[str, Any]) -> torch.Tensor:
-    cur = _decay(st["u"], p["du"]) + (a_in << 6)
+    """One step of Lava's bit-accurate LIF; returns the spikes as float 0/1 (what synapses read)."""
+    cur = a_in << 6
+    if p["du"] != 4096:
+        cur += _decay(st["u"], p["du"])
     lo, hi = torch.aminmax(cur)
     if lo <= -_M23 or hi > _M23:  # rare: Lava's int32 arithmetic, then its 24-bit wrap of u
         cur = wrap32(cur)
         wrapped = torch.where(cur > _M23, cur - _U24, cur)
         cur = torch.where(wrapped <= -_M23, cur + _U24, wrapped)
     st["u"] = cur
-    volt = _decay(st["v"], p["dv"]) + cur
+    volt = cur.clone() if p["dv"] == 4096 else _decay(st["v"], p["dv"]).add_(cur)
     if bias is not None:
         volt += bias
     lo, hi = torch.aminmax(volt)
@@ -571,7 +574,7 @@ def _lif(st: dict[str, torch.Tensor], a_in: torch.Tensor, bias: torch.Tensor | N
         volt = torch.clamp(wrap32(volt), -_M23 + 1, _M23 - 1)
     spikes = volt > p["vth"]
     st["v"] = volt.masked_fill_(spikes, 0)
-    return spikes.to(torch.int64)
+    return spikes.to(torch.float32)
 
 
 def _delta(st: dict[str, torch.Tensor], a_in: torch.Tensor, vth: int) -> torch.Tensor:
