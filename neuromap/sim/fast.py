@@ -357,12 +357,12 @@ def trace_fast(graph: NetworkGraph, inputs: np.ndarray, steps: int, total: int, 
 
 def _record(rec: dict[str, list[np.ndarray]], outs: dict[str, torch.Tensor],
             states: dict[str, dict[str, torch.Tensor]]) -> None:
-    for name, s in outs.items():
-        rec.setdefault("s:" + name, []).append(s.cpu().numpy())
+    for name, s in outs.items():  # copies: the engine zeroes states in place at a reset
+        rec.setdefault("s:" + name, []).append(s.cpu().numpy().copy())
     for name, st in states.items():
         for key in ("u", "v"):
             if key in st:
-                rec.setdefault(f"{key}:{name}", []).append(st[key].cpu().numpy())
+                rec.setdefault(f"{key}:{name}", []).append(st[key].cpu().numpy().copy())
 
 
 def _prepare(graph: NetworkGraph, inputs: np.ndarray, steps: int | None) -> tuple[np.ndarray, bool, int]:
