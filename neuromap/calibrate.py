@@ -314,15 +314,21 @@ def identification(design: np.ndarray, names: Sequence[str]) -> tuple[list[str],
 
 def solve_scales(design: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Non-negative scales s of the observed terms minimising the relative residuals
-    |design s / target - 1|, with a weak pull of s towards one common value, so that directions
-    the rows do not fix keep the base profile's ratios (scipy.optimize.nnls). Terms with no
-    events in any row take the mean scale."""
+    |design s / target - 1| (scipy.optimize.nnls). Where the rows leave directions free, a weak
+    pull towards one common scale, acting only in those directions, keeps the base profile's
+    ratios there. Terms with no events in any row take the mean scale."""
     observed = np.abs(design).sum(axis=0) > 0
     k = int(observed.sum())
     a = design[:, observed] / target[:, None]
-    prior = PRIOR_WEIGHT * (np.eye(k) - np.full((k, k), 1.0 / k))
-    x, _ = nnls(np.vstack([a, prior]), np.concatenate([np.ones(len(target)), np.zeros(k)]))
-    scales = np.full(design.shape[1], float(x.mean()))   # terms without events: the common scale
+    norms = np.linalg.norm(a, axis=0)
+    _, sv, vt = np.linalg.svd(a / norms)
+    rank = int((sv > RANK_TOL * sv[0]).sum())
+    free = vt[rank:] / norms[None, :]          # null directions of `a`, in scale coordinates
+    if len(free):
+        free /= np.linalg.norm(free, axis=1, keepdims=True)
+    prior = PRIOR_WEIGHT * free @ (np.eye(k) - np.full((k, k), 1.0 / k))
+    x, _ = nnls(np.vstack([a, prior]), np.concatenate([np.ones(len(target)), np.zeros(len(prior))]))
+    scales = np.full(design.shape[1], float(x.mean()))
     scales[observed] = x
     return scales
 
