@@ -40,6 +40,8 @@ class CostEstimate:
     # what bounds a time step: busiest core, host injection, barrier (ns per step)
     step_terms: dict[str, Any] = field(default_factory=dict)
     core_busy_ns: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (cores,) per step
+    # the profile's known error ({what, energy_pct, latency_pct, source}), carried to reports
+    known_error: tuple[dict[str, Any], ...] = ()
 
 
 def hop_matrices(mapping: Mapping, profile: HardwareProfile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -120,4 +122,4 @@ def estimate_cost(events: CoreEvents, mapping: Mapping, profile: HardwareProfile
     parts["static"] = profile.static_power_w_per_chip * mapping.num_chips * latency_us * 1e6  # W*us = 1e6 pJ
     parts["total"] = parts["dynamic"] + parts["static"]
     return CostEstimate(parts, core_dyn, hops_ew, hops_ns, crossings, step_ns, latency_us, tiles, terms,
-                        busy_ns / steps_run)
+                        busy_ns / steps_run, tuple(dict(k) for k in profile.known_error))
