@@ -154,6 +154,12 @@ def test_one_row_identifies_one_scale(lab, cached_lava, tmp_path, capsys):
         assert fitted.energy_pj[key] == pytest.approx(value * scale, rel=1e-4), key  # 5 digits kept
     res = fitted.calibration["rows"][0]["residual_pct"]
     assert max(abs(v) for v in res.values()) < 1e-6   # ... and the one row is met exactly
+    # --check prices the rows with a profile as it is: the truth meets them, the base does not
+    assert run_cli(calibrate.main, [str(csv), "--base", str(truth), "--check"]) == 0
+    line = capsys.readouterr().out.splitlines()[1]
+    assert line.count("(+0.00 %)") + line.count("(-0.00 %)") == 3, line
+    assert run_cli(calibrate.main, [str(csv), "--base", str(base), "--check"]) == 0
+    assert "(+0.00 %)" not in capsys.readouterr().out
 
 
 def test_shipped_loihi2_calibration_is_consistent():
