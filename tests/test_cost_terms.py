@@ -69,3 +69,22 @@ def test_reports_state_the_known_error_from_the_profile():
     bare = replace(prof, known_error=())
     assert "not stated by the profile" in render_markdown(
         build_report(g, m, ev, estimate_cost(ev, m, bare, g), {}))
+
+
+@pytest.mark.parametrize("edit,problem", [
+    (lambda raw: raw["energy_pj"].update(synop=-1.0), "must be finite and not negative"),
+    (lambda raw: raw["time_ns"].update(host_message=float("nan")), "must be finite and not negative"),
+    (lambda raw: raw.update(known_error="small"), "known_error must be a list"),
+    (lambda raw: raw.update(known_error=["small"]), "known_error entry must be a mapping"),
+])
+def test_bad_profile_numbers_are_refused(tmp_path, edit, problem):
+    import yaml
+
+    from neuromap.errors import NeuromapError
+    from neuromap.hw.profile import PROFILE_DIR
+    raw = yaml.safe_load((PROFILE_DIR / "loihi2.yaml").read_text())
+    edit(raw)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(NeuromapError, match=problem):
+        load_profile(path)

@@ -109,6 +109,8 @@ def _known_error(raw: Any) -> tuple[dict[str, Any], ...]:
         raise TypeError("known_error must be a list of {what, energy_pct, latency_pct, source}")
     out = []
     for item in raw:
+        if not isinstance(item, dict):
+            raise TypeError("each known_error entry must be a mapping {what, energy_pct, latency_pct, source}")
         entry = {"what": str(item["what"]), "source": str(item.get("source", ""))}
         for key in ("energy_pct", "latency_pct"):
             entry[key] = None if item.get(key) is None else float(item[key])

@@ -72,7 +72,7 @@ def build_report(graph: NetworkGraph, mapping: Mapping, events: CoreEvents, cost
         "dynamic_energy_uj_per_inference": cost.energy_pj["dynamic"] / 1e6,
         "time_step_ns": cost.step_ns,
         "latency_us_per_inference": cost.latency_us,
-        "step_time_terms_ns": cost.step_terms,
+        "step_time_terms": cost.step_terms,
         "known_error": list(cost.known_error),
         "per_layer": layers,
         "per_core": cores,
@@ -151,7 +151,7 @@ def known_error_text(entries: list[dict[str, Any]]) -> str:
 
 
 def _bound(r: dict[str, Any]) -> str:
-    terms = r.get("step_time_terms_ns") or {}
+    terms = r.get("step_time_terms") or {}
     if not terms:
         return ""
     side = (f"busiest core {terms['busiest_core']} {terms['busiest_core_ns']:.1f} ns"
