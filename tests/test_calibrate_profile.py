@@ -230,3 +230,33 @@ def test_missing_file_and_no_output(tmp_path, capsys):
     (tmp_path / "m.csv").write_text("network,input,time_us\nx.net,y.npy,3\n")
     assert run_cli(calibrate.main, [str(tmp_path / "m.csv")]) == 2
     assert "--out" in capsys.readouterr().err
+
+
+def test_profiler_counts_replace_neuromaps_own():
+    from dataclasses import replace as dc_replace
+
+    from neuromap.errors import NeuromapError
+    from neuromap.mapper import map_layerwise
+    from helpers import dense_graph
+    g = dense_graph(np.arange(12.0).reshape(3, 4))
+    m = map_layerwise(g, dc_replace(load_profile("loihi2"), max_neurons={"default": 2}))
+    inp = np.zeros((2, 2, 4), np.int32)      # two samples
+    inp[:, 0, [0, 3]] = 1
+    inp[:, 1, 1] = 1
+    out = np.zeros((2, 2, 3), np.int32)
+    out[:, 1, 2] = 1
+    ev = account(g, m, Activity({"input0": inp, "dense1": out}, steps=2))   # synops [12, 6]
+    row = calibrate.Row(Path("x"), Path("y"), None, 2, {"time_us": 1.0},
+                        {"syn_ops": np.array([30.0]), "dendrite_updates": np.array([1.0, 2.0]),
+                         "axon_out": np.array([0.0, 4.0]), "spikes_in": np.array([3.0, 7.0])}, 2)
+    got = calibrate.apply_counts(ev, row)
+    assert got.synops.tolist() == pytest.approx([40.0, 20.0])          # 30 per inference, spread 2:1
+    assert got.active_updates.tolist() == pytest.approx([2.0, 4.0])    # per core, x 2 samples
+    # messages sent and received per inference as given (received includes the host's 3 per core;
+    # core 1 has no known destination, so its 4 go to itself)
+    assert (got.traffic[:-1].sum(axis=1) / 2).tolist() == pytest.approx([0.0, 4.0], abs=1e-6)
+    assert (got.traffic.sum(axis=0) / 2).tolist() == pytest.approx([3.0, 7.0], abs=1e-6)
+    assert (got.traffic[-1] / 2).tolist() == pytest.approx([3.0, 3.0])   # the host sends as it did
+    bad = dc_replace(row, counts={"syn_ops": np.array([1.0, 2.0, 3.0])})
+    with pytest.raises(NeuromapError, match="syn_ops has 3 values but the mapping has 2 cores"):
+        calibrate.apply_counts(ev, bad)
