@@ -23,7 +23,7 @@ from .graph import NetworkGraph
 from .hw.profile import available_profiles, load_profile
 from .mapper import STRATEGIES, map_network
 from .netx.load import load_netx
-from .report import build_report, summary_of, write_json_atomic, write_report
+from .report import build_report, known_error_text, summary_of, write_json_atomic, write_report
 from .provenance import versions
 
 INPUT_HELP = """\
@@ -269,6 +269,7 @@ def format_summary(r: dict[str, Any], folder: Path) -> str:
             f"(dynamic {r['dynamic_energy_uj_per_inference']:.4f} uJ), "
             f"latency {r['latency_us_per_inference']:.2f} us, "
             f"synops/inference {r['synops_per_inference']:,.0f}\n"
+            f"  known model error: {known_error_text(r.get('known_error') or [])}\n"
             f"  report: {folder}/report.md")
 
 

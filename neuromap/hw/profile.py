@@ -1,6 +1,7 @@
 """Load a hardware profile YAML into a typed, validated object."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -12,6 +13,12 @@ from ..errors import NeuromapError
 PROFILE_DIR = Path(__file__).parent / "profiles"
 ENERGY_KEYS = ("synop", "neuron_update_active", "neuron_update_inactive", "spike_in_tile",
                "hop_east_west", "hop_north_south")
+# Optional per-event keys of energy_pj / time_ns and what they default to when a profile omits them:
+# a synaptic op on a conv or dense edge (default: ``synop``), a spike leaving a neuron's soma
+# (default 0), a message arriving at a core's input axon (time only, default 0) and the host's
+# time to inject one input message (time only, default 0).
+OPTIONAL_KEYS = {"synop_conv": "synop", "synop_dense": "synop", "spike_out": 0.0,
+                 "message_in": 0.0, "host_message": 0.0}
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,11 @@ class HardwareProfile:
     max_input_axons: int = 1 << 62
     max_output_routes: int = 1 << 62
     boards: Mapping[str, int] = field(default_factory=dict)
+    # what the per-event numbers were fitted on and how far off they are (data, see
+    # docs/cost-model.md): ``calibration`` as written by neuromap.calibrate, ``known_error`` a
+    # list of {what, energy_pct, latency_pct, source}
+    calibration: Mapping[str, Any] = field(default_factory=dict)
+    known_error: tuple[Mapping[str, Any], ...] = ()
 
     def neuron_limit(self, neuron_type: str) -> int:
         return int(self.max_neurons.get(neuron_type, self.max_neurons["default"]))
@@ -81,6 +93,31 @@ def _resources(core: Mapping[str, Any], raw: Mapping[str, Any]) -> dict[str, Any
     return out
 
 
+def _per_event(table: Mapping[str, Any]) -> dict[str, float]:
+    """energy_pj / time_ns with the optional keys filled in."""
+    out = {k: float(table[k]) for k in ENERGY_KEYS}
+    for key, default in OPTIONAL_KEYS.items():
+        out[key] = float(table[key]) if key in table else (
+            out[default] if isinstance(default, str) else float(default))
+    return out
+
+
+def _known_error(raw: Any) -> tuple[dict[str, Any], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise TypeError("known_error must be a list of {what, energy_pct, latency_pct, source}")
+    out = []
+    for item in raw:
+        if not isinstance(item, dict):
+            raise TypeError("each known_error entry must be a mapping {what, energy_pct, latency_pct, source}")
+        entry = {"what": str(item["what"]), "source": str(item.get("source", ""))}
+        for key in ("energy_pct", "latency_pct"):
+            entry[key] = None if item.get(key) is None else float(item[key])
+        out.append(entry)
+    return tuple(out)
+
+
 def available_profiles() -> list[str]:
     return sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
 
@@ -102,11 +139,13 @@ def load_profile(name_or_path: str | Path) -> HardwareProfile:
             cores_per_tile=int(chip["cores_per_tile"]),
             mesh_tiles=(int(chip["mesh_tiles"][0]), int(chip["mesh_tiles"][1])),
             max_neurons={str(k): int(v) for k, v in core["max_neurons"].items()},
-            energy_pj={k: float(raw["energy_pj"][k]) for k in ENERGY_KEYS},
-            time_ns={k: float(raw["time_ns"][k]) for k in ENERGY_KEYS},
+            energy_pj=_per_event(raw["energy_pj"]),
+            time_ns=_per_event(raw["time_ns"]),
             barrier_ns={int(k): float(v) for k, v in raw["barrier_ns"].items()},
             static_power_w_per_chip=float(raw["static_power_w_per_chip"]),
             source=str(path),
+            calibration=dict(raw.get("calibration") or {}),
+            known_error=_known_error(raw.get("known_error")),
             **_resources(core, raw),
         )
     except (yaml.YAMLError, KeyError, TypeError, ValueError, IndexError) as exc:
@@ -118,6 +157,11 @@ def load_profile(name_or_path: str | Path) -> HardwareProfile:
             [prof.memory_words, prof.weight_bits, prof.max_input_axons, prof.max_output_routes]) <= 0:
         raise NeuromapError(f"hardware profile {path}: core budgets must be positive and "
                             f"core.neuron_state_words needs a 'default'")
+    numbers = (list(prof.energy_pj.values()) + list(prof.time_ns.values())
+               + list(prof.barrier_ns.values()) + [prof.static_power_w_per_chip])
+    if not all(math.isfinite(v) and v >= 0 for v in numbers) or not prof.barrier_ns:
+        raise NeuromapError(f"hardware profile {path}: per-event energies, times, barrier times "
+                            f"and static power must be finite and not negative")
     if prof.cores_per_chip > prof.cores_per_tile * prof.mesh_tiles[0] * prof.mesh_tiles[1]:
         raise NeuromapError(f"hardware profile {path}: cores_per_chip exceeds the tile mesh")
     return prof

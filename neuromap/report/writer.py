@@ -72,6 +72,8 @@ def build_report(graph: NetworkGraph, mapping: Mapping, events: CoreEvents, cost
         "dynamic_energy_uj_per_inference": cost.energy_pj["dynamic"] / 1e6,
         "time_step_ns": cost.step_ns,
         "latency_us_per_inference": cost.latency_us,
+        "step_time_terms": cost.step_terms,
+        "known_error": list(cost.known_error),
         "per_layer": layers,
         "per_core": cores,
     }
@@ -110,7 +112,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"| energy per inference | {r['energy_uj_per_inference']:.4f} uJ "
         f"(dynamic {r['dynamic_energy_uj_per_inference']:.4f} uJ) |",
         f"| latency per inference | {r['latency_us_per_inference']:.3f} us "
-        f"({r['time_step_ns']:.1f} ns per step) |",
+        f"({r['time_step_ns']:.1f} ns per step{_bound(r)}) |",
+        f"| known model error | {known_error_text(r.get('known_error') or [])} |",
         f"| synaptic ops per inference | {r['synops_per_inference']:,.1f} |",
         f"| spikes per inference | {r['spikes_per_inference']:,.1f} |",
         f"| inter-core messages per inference | {r['inter_core_messages_per_inference']:,.1f} |",
@@ -139,9 +142,29 @@ def render_markdown(report: dict[str, Any]) -> str:
                      f"{c['neurons']:,} | {c['synops_per_inference']:,.1f} | "
                      f"{c['active_updates_per_inference']:,.1f} | {c['spikes_per_inference']:,.1f} | "
                      f"{c['messages_per_inference']:,.1f} | {c['dynamic_energy_pj']:,.1f} |")
-    lines += ["", "Energy per event: Davies et al. 2018 (Loihi, pre-silicon) as given in the "
-              "profile; see docs/cost-model.md for what is and is not modelled.", ""]
+    lines += ["", f"Energy and time per event: the {r['profile']} profile (sources and calibration "
+              "in its YAML); see docs/cost-model.md for what is and is not modelled.", ""]
     return "\n".join(lines)
+
+
+def known_error_text(entries: list[dict[str, Any]]) -> str:
+    """The profile's known error in one line: energy and latency error per source."""
+    if not entries:
+        return "not stated by the profile (uncalibrated)"
+
+    def pct(v: Any) -> str:
+        return "not measured" if v is None else f"{v:.1f} %"
+    return "; ".join(f"energy {pct(e.get('energy_pct'))}, latency {pct(e.get('latency_pct'))}: "
+                     f"{e['what']} ({e.get('source', '')})" for e in entries)
+
+
+def _bound(r: dict[str, Any]) -> str:
+    terms = r.get("step_time_terms") or {}
+    if not terms:
+        return ""
+    side = (f"busiest core {terms['busiest_core']} {terms['busiest_core_ns']:.1f} ns"
+            if terms["bound"] == "core" else f"host injection {terms['host_injection_ns']:.1f} ns")
+    return f": {side} + barrier {terms['barrier_ns']:.1f} ns"
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
