@@ -129,7 +129,7 @@ def deploy(model: Path, profile: str = "loihi2", samples: int | None = None, inp
     sim_s = time.perf_counter() - t0
     if engine == "fast":
         verification = verify_against_lava(graph, mapping, inputs, first, progress) if verify else None
-    cost = estimate_cost(events, mapping, prof)
+    cost = estimate_cost(events, mapping, prof, graph)
 
     pred = np.argmax(out_counts, axis=1)
     n = len(pred)

@@ -59,7 +59,7 @@ def hardware_summary(graph: NetworkGraph, data: np.ndarray, steps: int | None, p
     measured = measure_fast(graph, mappings, data, steps, batch_size)
     out: dict[str, Any] = {"hw_profile": profile.name}
     for strategy, mapping, events in zip(strategies, mappings, measured.events):
-        cost = estimate_cost(events, mapping, profile)
+        cost = estimate_cost(events, mapping, profile, graph)
         out.update({f"{strategy}_cores": mapping.num_cores,
                     f"{strategy}_dynamic_uj": cost.energy_pj["dynamic"] / 1e6,
                     f"{strategy}_total_uj": cost.energy_pj["total"] / 1e6,
