@@ -37,7 +37,7 @@ PRESET_NAMES = ("fp32", "int8")
 #: Hardware columns of an SNN row: its exported network on the loihi2 profile over the whole test set
 #: (fast engine), for Intel-style layerwise and traffic-aware graph mapping.
 HW_FIELDS = ("layerwise_cores", "graph_cores", "layerwise_dynamic_uj", "layerwise_total_uj", "graph_dynamic_uj",
-             "graph_total_uj", "layerwise_latency_us", "layerwise_inferences_per_s")
+             "graph_total_uj", "layerwise_latency_us", "layerwise_inferences_per_s", "hw_counts_equal_slayer")
 CSV_FIELDS = ("model", "twin", "accuracy", "macro_f1", "params", "macs", "acs", "spikes_per_inference",
               "energy_fp32_mj", "energy_int8_mj", *HW_FIELDS, "test_samples", "timesteps", "epochs", "train_seconds",
               "run_dir")
@@ -262,14 +262,21 @@ def measure_run(run_dir: Path, data: Any, test_samples: int | None, batch_size: 
 
 
 def hardware_columns(snn: torch.nn.Module, spikes: np.ndarray) -> dict[str, Any]:
-    """The SNN's exported network on the loihi2 profile, every test sample through the fast engine."""
+    """The SNN's exported network on the loihi2 profile, every test sample through the fast engine;
+    ``hw_counts_equal_slayer`` is the share of samples whose output spike counts equal SLAYER's (run
+    with the zero tail the hardware pipeline adds, one step per synapse layer)."""
     from neuromap.cost.measure import hardware_summary
     from neuromap.hw.profile import load_profile
+    from neuromap.models.checkpoint import snn_output_counts
     from neuromap.models.lower import lower_snn
+    from neuromap.sim.activity import depths
 
     graph = lower_snn(snn)
     summary = hardware_summary(graph, spikes.transpose(0, 3, 2, 1, 4), None, load_profile("loihi2"))
-    return {k: summary[k] for k in HW_FIELDS}
+    tail = depths(graph)[graph.output_layer.name]
+    padded = np.concatenate([spikes, np.zeros(spikes.shape[:-1] + (tail,), spikes.dtype)], axis=-1)
+    equal = np.all(snn_output_counts(snn, padded) == summary["output_counts"], axis=1)
+    return {**{k: summary[k] for k in HW_FIELDS if k in summary}, "hw_counts_equal_slayer": float(equal.mean())}
 
 
 # ---------------------------------------------------------------- writing --
@@ -289,6 +296,12 @@ def _energy(value: float) -> str:
     return f"{value:.3g}" if value < 1e-3 else f"{value:.4f}"
 
 
+def _equal_shares(rows: list[dict[str, Any]]) -> str:
+    shares = [f"{r['model']} {r['hw_counts_equal_slayer']:.3f}" for r in rows
+              if r.get("hw_counts_equal_slayer") is not None]
+    return ", ".join(shares) or "none measured"
+
+
 def _hardware(r: dict[str, Any]) -> str:
     """The loihi2 cells of a row (a CNN twin has none)."""
     if r.get("layerwise_cores") is None:
@@ -305,7 +318,11 @@ def render_markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
              f"SNN input: rate code over each model's time steps (column T). Energy per inference, 45 nm "
              f"(Horowitz 2014): E_CNN = E_MAC x MACs; E_SNN = E_MAC x MACs(real-valued-input layers) + "
              f"E_AC x ACs; fp32 MAC 4.6 / AC 0.9 pJ, int8 MAC 0.23 / AC 0.03 pJ. SNN ACs are measured "
-             f"spikes x fan-out on the test samples; see docs/metrics.md.", "",
+             f"spikes x fan-out on the test samples; see docs/metrics.md. loihi2 columns: the SNN's exported "
+             f"network on the loihi2 profile, every test sample through neuromap's fast engine (bit-exact "
+             f"with Lava), cores for layer-wise and graph mapping, energy, latency and throughput per "
+             f"inference with layer-wise mapping (docs/cost-model.md); share of samples whose hardware "
+             f"output counts equal SLAYER's: {_equal_shares(rows)}.", "",
              "| model | twin | accuracy | macro-F1 | params | MACs | ACs | spikes/inf | T | energy fp32 (mJ) "
              "| energy int8 (mJ) | loihi2 cores (layerwise / graph) | loihi2 uJ dynamic / total (layerwise) "
              "| latency (us) | inferences/s |",

@@ -44,6 +44,7 @@ def test_bench_digitnet_writes_table_csv_plot_and_reloads(tmp_path: Path) -> Non
     assert int(snn["layerwise_cores"]) >= int(snn["graph_cores"]) >= 1 and cnn["layerwise_cores"] == ""
     assert 0 < float(snn["layerwise_dynamic_uj"]) < float(snn["layerwise_total_uj"])
     assert float(snn["layerwise_inferences_per_s"]) == pytest.approx(1e6 / float(snn["layerwise_latency_us"]))
+    assert float(snn["hw_counts_equal_slayer"]) == 1.0  # the fast engine reproduces SLAYER's every output count
     text = md.read_text()
     assert "| digitnet | SNN |" in text and "| digitnet | CNN |" in text
     assert "Reference: the paper's CIFAR-10 numbers (not measured here)" in text

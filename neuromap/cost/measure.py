@@ -54,10 +54,11 @@ def hardware_summary(graph: NetworkGraph, data: np.ndarray, steps: int | None, p
                      strategies: Sequence[str] = ("layerwise", "graph"),
                      batch_size: int | None = None) -> dict[str, Any]:
     """Cores, energy, latency and throughput per inference over all of ``data`` for each mapping
-    strategy, from one pass of the fast engine. Keys: ``<strategy>_<quantity>``."""
+    strategy, from one pass of the fast engine. Keys: ``<strategy>_<quantity>``, and ``output_counts``
+    (samples x outputs)."""
     mappings = [map_network(graph, profile, s).mapping for s in strategies]
     measured = measure_fast(graph, mappings, data, steps, batch_size)
-    out: dict[str, Any] = {"hw_profile": profile.name}
+    out: dict[str, Any] = {"hw_profile": profile.name, "output_counts": measured.output_counts}
     for strategy, mapping, events in zip(strategies, mappings, measured.events):
         cost = estimate_cost(events, mapping, profile, graph)
         out.update({f"{strategy}_cores": mapping.num_cores,
