@@ -91,7 +91,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     engine = {"lava": "the Lava CPU simulator", "fast": "neuromap's fast fixed-point engine"}.get(
         r.get("engine", "lava"), str(r.get("engine")))
     ver = r.get("verification")
-    check = "not checked against Lava" if not ver else (
+    check = "not checked against Lava" if not ver else ver["skipped"] if ver.get("skipped") else (
         f"{ver['spike_mismatches']} spikes differ from Lava on the first {ver['samples']} sample(s), "
         f"per-core counts {'equal' if ver['per_core_counts_equal'] else 'different'}")
     lines = [
