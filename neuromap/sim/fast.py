@@ -66,7 +66,8 @@ def _decay(x: torch.Tensor, decay: int) -> torch.Tensor:
         return torch.zeros_like(x)
     if decay == 0:
         return x.clone()
-    return torch.div(x * (4096 - decay), 4096, rounding_mode="trunc")  # sign * (|y| >> 12)
+    y = x * (4096 - decay)
+    return (y + ((y >> 63) & 4095)) >> 12  # sign(y) * (|y| >> 12): round toward zero, no division
 
 
 def optimize_weight_bits(weight: np.ndarray) -> tuple[np.ndarray, int, int]:
