@@ -346,6 +346,7 @@ def trace_fast(graph: NetworkGraph, inputs: np.ndarray, steps: int, total: int, 
     voltage recorded after each step (``reset=False`` runs Lava's plain LIF, as stock NetX does)."""
     data, static, T = _prepare(graph, inputs[:1], steps)
     prog = compile_graph(graph, binary_input=_binary(data), device=device)
+    prog.independent = False  # every layer at every step, not only inside its window
     if not reset:
         prog.resettable = False
     rec: dict[str, list[np.ndarray]] = {}
@@ -506,6 +507,9 @@ def _run_iter(prog: Program, data: np.ndarray, static: bool, T: int, streams: in
                                    {"sigma": z(), "act": z(), "residue": z()})
     n_in = inp.size
     bias_in = None
+    windowed = prog.independent and m == 1
+    idle = {unit.layer.name: torch.zeros((B, unit.layer.size), dtype=torch.float32 if unit.kind == "lif"
+                                         else torch.int64, device=dev) for unit in prog.units}
     for t in range(1, total + 1):
         k = (t - 1) // T  # the sample the input layer works on at step t
         drive = None
@@ -520,6 +524,11 @@ def _run_iter(prog: Program, data: np.ndarray, static: bool, T: int, streams: in
                                                                          device=dev)
         for unit in prog.units:
             lay = unit.layer
+            if windowed and not unit.depth < t <= unit.depth + T:
+                # one sample per stream: outside its window a layer's output is never read (the paths
+                # are aligned) and its state is reset when the window opens
+                outs[lay.name] = idle[lay.name]
+                continue
             st = states[lay.name]
             if unit.layer.kind == "input":
                 a_in = drive if drive is not None else torch.zeros((B, n_in), dtype=torch.int64, device=dev)
