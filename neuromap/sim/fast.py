@@ -117,11 +117,11 @@ def lava_dense_weights(weight: np.ndarray, bits: int) -> np.ndarray:
 # ---------------------------------------------------------------------------------- the program
 @dataclass
 class _Syn:
-    """One edge, ready to run: ``fn(x)`` maps the source's output (B, n_src) to current (B, n_dst)."""
+    """One edge, ready to run: each ``fns[i](x)`` maps the source's output (B, n_src) to current
+    (B, n_dst) through the synapses of delay ``delays[i]``."""
 
     edge: Edge
-    fn: Callable[[torch.Tensor], torch.Tensor]
-    delays: tuple[int, ...]          # per-synapse delay values, each its own fn (DelayDense)
+    delays: tuple[int, ...]          # per-synapse delay values, each with its own fn (DelayDense)
     fns: tuple[Callable[[torch.Tensor], torch.Tensor], ...]
     binary_in: bool                  # Lava casts the message to bool (unary spikes)
 
@@ -159,7 +159,6 @@ def compile_graph(graph: NetworkGraph, binary_input: bool, device: str | torch.d
                                 f"run it with --engine lava")
     resettable = all(lay.neuron is None or lay.neuron.type in RESETTABLE for lay in graph.layers)
     graded = {}
-    inp = graph.input_layer
     for lay in graph.layers:
         if lay.kind == "average":
             continue
@@ -215,7 +214,9 @@ def compile_graph(graph: NetworkGraph, binary_input: bool, device: str | torch.d
                     raise NeuromapError(f"layer {lay.name}: decay {params[key]} is outside 0..4096; "
                                         f"fix the neuron parameters")
         else:
-            params = {"vth": int(np.int32(int(_num(p, "vThMant", lay)) * (1 << 12)))} if kind != "sigma" else {}
+            # Lava's sigma-delta processes store vth << (6 + 6) in an int32 variable
+            vth = int(_num(p, "vThMant", lay)) * (1 << 12)
+            params = {"vth": (vth + (1 << 31)) % _I32 - (1 << 31)} if kind != "sigma" else {}
         if lay.bias is not None and lay.kind != "input":
             b = np.asarray(lay.bias, dtype=np.float64).reshape(-1)
             if kind == "lif":
@@ -262,7 +263,7 @@ def _synapse(edge: Edge, src: Layer, dst: Layer, binary_in: bool, dev: torch.dev
             return ((flat + _M23) & (_U24 - 1)) - _M23  # Lava's conv model: signed 24-bit wrap
         if out_shape != tuple(int(v) for v in (*_conv_xy(src.shape, edge), w.shape[0])):
             raise NeuromapError(f"layer {dst.name}: conv output does not match the layer shape")
-        return _Syn(edge, conv, (0,), (conv,), binary_in)
+        return _Syn(edge, (0,), (conv,), binary_in)
     w, bits, exp = split if split is not None else optimize_weight_bits(edge.weight)
     w = lava_dense_weights(w, bits)
     delays = np.zeros(w.shape, dtype=np.int64) if edge.delay is None else np.asarray(edge.delay).astype(np.int64)
@@ -281,7 +282,7 @@ def _synapse(edge: Edge, src: Layer, dst: Layer, binary_in: bool, dev: torch.dev
             acc = acc << exp if exp > 0 else acc >> -exp
             return acc if small else wrap32(acc)
         fns.append(dense)
-    return _Syn(edge, fns[0], values, tuple(fns), binary_in)
+    return _Syn(edge, values, tuple(fns), binary_in)
 
 
 def _conv_xy(shape: tuple[int, ...], edge: Edge) -> tuple[int, int]:
