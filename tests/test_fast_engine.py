@@ -169,3 +169,15 @@ def test_recurrent_dense_runs_in_the_fast_engine_and_deploy_says_lava_cannot_che
     code = run_cli(deploy.main, ["--model", str(net), "--samples", "3", "--quiet", "--out", str(tmp_path / "r")])
     assert code == 0
     assert "not checked against Lava: Lava 0.10 has no process model" in capsys.readouterr().out
+
+
+def test_fast_equals_lava_on_lava_dls_shipped_mnist():
+    """lava-dl's MNIST MLP (a NetX input layer with neurons, static drive): two random images."""
+    from neuromap.sim.lava import simulate_lava
+
+    graph = load_netx(lava_dl_net("mnist.net"))
+    x = np.random.default_rng(2).integers(0, 140, (2,) + graph.input_layer.shape)
+    lava, fast = simulate_lava(graph, x, steps=16), simulate_fast(graph, x, steps=16)
+    for name, events in lava.events.items():
+        np.testing.assert_array_equal(fast.events[name], events, err_msg=name)
+    assert all(np.count_nonzero(lava.events[lay.name]) > 0 for lay in graph.layers[:-1])
