@@ -16,7 +16,8 @@ import numpy as np
 
 from ..errors import NeuromapError
 from ..graph import Edge, Layer, NetworkGraph, Neuron, conv_output_shape
-from ..h5io import refuse_links, require_hdf5
+from ..h5io import check_structure, read_error, require_hdf5
+from ..validate import check_neurons, validate
 
 SUPPORTED = ("input", "conv", "flatten", "dense", "dense_rec", "average", "concat")
 #: Graph extension versions this loader reads (docs/netx-graph-format.md).
@@ -41,13 +42,15 @@ def load_netx(path: str | Path) -> NetworkGraph:
             return _read(f, path)
     except NeuromapError:
         raise
-    except (OSError, KeyError, ValueError, TypeError, IndexError) as exc:
-        raise NeuromapError(f"{path} could not be read as a NetX network ({exc.__class__.__name__}: "
-                            f"{exc}); re-export it") from None
+    except MemoryError:
+        raise NeuromapError(f"{path}: reading it ran out of memory; the file declares more data than "
+                            f"fits, lower its size or raise the limits (--max-neurons)") from None
+    except Exception as exc:  # h5py raises OSError, RuntimeError, KeyError... on corrupt files
+        raise read_error(path, "NetX network", exc) from None
 
 
 def _read(f: h5py.File, path: Path) -> NetworkGraph:
-    refuse_links(f, path, "NetX model")
+    check_structure(f, path, "NetX model")
     if "layer" not in f or not isinstance(f["layer"], h5py.Group):
         raise NeuromapError(f"{path} has no 'layer' group, so it is not a NetX network; "
                             f"export it with lava-dl's export_hdf5 or neuromap.train")
@@ -70,6 +73,7 @@ def _read(f: h5py.File, path: Path) -> NetworkGraph:
     by_index: dict[int, Layer] = {}
     flatten_next = False
     for i in range(len(keys)):
+        check_neurons(sum(lay.size for lay in layers), str(path))
         cfg = group[str(i)]
         if not isinstance(cfg, h5py.Group) or "type" not in cfg:
             raise NeuromapError(f"{path}: layer {i} has no 'type'; the file is corrupt")
@@ -136,7 +140,13 @@ def _read(f: h5py.File, path: Path) -> NetworkGraph:
         by_index[i] = lay
     if len(layers) < 2:
         raise NeuromapError(f"{path} holds no synaptic layer; nothing to map")
-    return NetworkGraph(name=path.stem, layers=tuple(layers), edges=tuple(edges), meta=meta)
+    return validate(NetworkGraph(name=_graph_name(path), layers=tuple(layers), edges=tuple(edges), meta=meta))
+
+
+def _graph_name(path: Path) -> str:
+    """The file's stem as the graph name, made printable and short (it names reports)."""
+    stem = "".join(c if c.isprintable() else "_" for c in path.stem)[:100]
+    return stem if stem.strip() else "model"
 
 
 def _source(layers: list[Layer], cfg: h5py.Group, where: str, conv: bool) -> Layer:
@@ -358,9 +368,12 @@ def _shape(cfg: h5py.Group, where: str) -> tuple[int, ...]:
     raw = np.asarray(cfg["shape"][()]).reshape(-1)
     if raw.size == 0 or raw.size > 3 or not np.issubdtype(raw.dtype, np.number):
         raise NeuromapError(f"{where}: shape {raw.tolist()} must be 1 to 3 positive integers")
+    if not np.all(np.isfinite(raw)) or np.any(raw != np.round(raw)) or np.any(np.abs(raw) > 2**31):
+        raise NeuromapError(f"{where}: shape {raw.tolist()} must be 1 to 3 positive integers")
     shape = tuple(int(v) for v in raw[::-1])  # file stores (c, y, x); NetX uses (x, y, c)
     if min(shape) <= 0 or int(np.prod(shape, dtype=np.int64)) > MAX_ELEMENTS:
         raise NeuromapError(f"{where}: shape {shape} is empty or too large")
+    check_neurons(int(np.prod(shape, dtype=np.int64)), where)
     return shape
 
 
