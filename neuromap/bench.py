@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 import neuromap
-from neuromap.errors import NeuromapError, run_cli
+from neuromap.errors import HelpFormatter, NeuromapError, run_cli
+from neuromap.outputs import check_folder
 from neuromap.provenance import versions as _versions
 
 #: The paper's five families; `python -m neuromap.bench` with no --models runs these.
@@ -64,7 +65,8 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m neuromap.bench", description=__doc__.split("\n\n")[0])
+    p = _Parser(prog="python -m neuromap.bench", description=__doc__.split("\n\n")[0],
+                formatter_class=HelpFormatter)
     p.add_argument("--models", nargs="+", default=None,
                    help=f"model names, space- or comma-separated (default: {' '.join(DEFAULT_MODELS)})")
     p.add_argument("--dataset", default="digits", help="digits | cifar10 | cifar100 | tinyimagenet (default: digits)")
@@ -378,7 +380,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.dataset not in DATASETS:
         raise NeuromapError(f"unknown dataset {args.dataset!r}; available datasets: {', '.join(DATASETS)}")
     models = _parse_models(args.models)
-    out_dir = Path(args.out) / args.dataset
+    out_dir = check_folder(Path(args.out) / args.dataset, "--out")
+    check_folder(Path(args.runs), "--runs")
     wall0 = time.perf_counter()
     torch.set_num_threads(1)  # tiny ops on a shared 2-core machine: one thread is faster (see docs/results.md)
     data = load_dataset(args.dataset, args.data_dir, seed=args.seed)

@@ -1,9 +1,11 @@
 """One error type for user-facing failures; CLIs print it on one line and exit 2."""
 from __future__ import annotations
 
+import argparse
+import math
 import os
 import sys
-from typing import Any, Callable, Sequence, TextIO
+from typing import Any, Callable, NoReturn, Sequence, TextIO
 
 #: Exit status when the reader of our stdout went away (``... | head``): 128 + SIGPIPE, as a
 #: process killed by the broken pipe would report it in a shell.
@@ -57,3 +59,57 @@ def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | N
         return BROKEN_PIPE_STATUS
     finally:
         sys.stderr = stderr
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps descriptions as written and appends each option's default to its help, unless the
+    help already names it or there is none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if "default" in text or default is None or default is False or default == argparse.SUPPRESS \
+                or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class CliParser(argparse.ArgumentParser):
+    """argparse that reports a bad option as one NeuromapError line (exit 2), not usage + error,
+    and shows defaults in --help."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        raise NeuromapError(f"{message} (see `{self.prog} --help`)")
+
+
+def int_in(lo: int, hi: int) -> Callable[[str], int]:
+    """An argparse type: a whole number in lo..hi."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number in {lo}..{hi}, got {text!r}") \
+                from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"expected a whole number in {lo}..{hi}, got {text!r}")
+        return value
+    return parse
+
+
+def float_in(lo: float, hi: float) -> Callable[[str], float]:
+    """An argparse type: a finite number in lo..hi (NaN and inf refused)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number in {lo:g}..{hi:g}, got {text!r}") \
+                from None
+        if not math.isfinite(value) or not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"expected a finite number in {lo:g}..{hi:g}, got "
+                                             f"{text!r}")
+        return value
+    return parse

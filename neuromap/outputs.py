@@ -77,9 +77,11 @@ def _writable_parent(path: Path, flag: str) -> None:
         raise NeuromapError(f"{flag} {path}: folder {parent} is not writable; pass another path")
 
 
-def check_file(path: Path | None, flag: str, inputs: Iterable[Path | None] = ()) -> Path | None:
+def check_file(path: Path | None, flag: str, inputs: Iterable[Path | None] = (),
+               not_inside: Path | None = None) -> Path | None:
     """Refuse an output file path that is a folder or a special file, sits under a file or an
-    unwritable folder, or is one of ``inputs``. Creates nothing."""
+    unwritable folder, is one of ``inputs``, or lies in ``not_inside`` (a folder another output
+    replaces as a whole). Creates nothing."""
     if path is None:
         return None
     path = Path(path)
@@ -93,6 +95,11 @@ def check_file(path: Path | None, flag: str, inputs: Iterable[Path | None] = ())
         if src is not None and _same(path, Path(src)):
             raise NeuromapError(f"{flag} {path} is also an input file ({src}); writing it would "
                                 f"destroy the input, pass another path")
+    if not_inside is not None:
+        root = _resolved(Path(not_inside))
+        if _resolved(path) == root or root in _resolved(path).parents:
+            raise NeuromapError(f"{flag} {path} lies in {not_inside}, which the report replaces as "
+                                f"a whole; pass a path outside it")
     _writable_parent(path, flag)
     return path
 

@@ -26,7 +26,8 @@ import neuromap
 from neuromap.data.datasets import DATASETS, load_dataset
 from neuromap.data.digits import load_digits_split
 from neuromap.data.encode import rate_encode
-from neuromap.errors import NeuromapError, run_cli
+from neuromap.errors import HelpFormatter, NeuromapError, run_cli
+from neuromap.outputs import check_file, check_folder
 from neuromap.models import create_model, list_models
 from neuromap.models.calibrate import set_surrogate_scales, set_surrogate_width, surrogate_scales
 from neuromap.models.digitnet import DEFAULT_NEURON_PARAMS, topology_to_dicts
@@ -166,7 +167,8 @@ def _seed(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The CLI of `python -m neuromap.train`."""
-    p = _Parser(prog="python -m neuromap.train", description=__doc__.split("\n\n")[0])
+    p = _Parser(prog="python -m neuromap.train", description=__doc__.split("\n\n")[0],
+                formatter_class=HelpFormatter)
     p.add_argument("--model", default="digitnet", help="registered model family (default: digitnet)")
     p.add_argument("--dataset", default="digits", help=f"dataset: {', '.join(DATASETS)} (default: digits)")
     p.add_argument("--data-dir", default="data",
@@ -462,8 +464,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise NeuromapError(f"--name {name!r} must be letters, digits, '_', '-' or '.' (no path separators)")
     run_dir = (Path(args.out) / name).resolve()
     export_path = Path(args.export if args.export else Path("netx_models") / f"{name}.net").resolve()
-    if export_path.exists() and export_path.is_dir():
-        raise NeuromapError(f"--export {export_path} is a folder; pass a file path such as netx_models/{name}.net")
+    check_folder(Path(args.out), "--out")
+    check_folder(run_dir, "--out")
+    check_file(export_path, "--export", not_inside=run_dir / "checkpoint")
 
     kinds = ["snn", "cnn"] if args.kind == "both" else [args.kind]
     model_kwargs = dict(MODEL_KWARGS.get(args.model, {}))
