@@ -97,10 +97,10 @@ def add_limit_options(parser: Any) -> None:
     base = limits()
     parser.add_argument("--max-neurons", type=int, default=None,
                         help=f"refuse models with more neurons than this "
-                             f"(default {base.max_neurons:,})")
+                             f"(default: {base.max_neurons:,})")
     parser.add_argument("--max-synapses", type=int, default=None,
                         help=f"refuse models with more synapses than this "
-                             f"(default {base.max_synapses:,})")
+                             f"(default: {base.max_synapses:,})")
 
 
 def check_neurons(count: int, where: str) -> None:
