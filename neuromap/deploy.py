@@ -169,9 +169,9 @@ def _file_inputs(graph: NetworkGraph, path: Path, samples: int, steps: int | Non
         raise NeuromapError(f"input file {path} is not a plain .npy array ({exc})") from None
     if data.dtype.kind not in "biuf" or data.ndim < 2:
         raise NeuromapError(f"input file {path} must hold a numeric array (N, {_dims(shape)}[, T])")
-    if data.size and (not np.all(np.isfinite(data)) or np.max(np.abs(data)) > WEIGHT_LIMIT):
-        raise NeuromapError(f"input file {path} holds NaN, inf or values beyond +-{WEIGHT_LIMIT:.0f}; "
-                            f"give spikes (0/1) or integer drives")
+    if not data.size or not np.all(np.isfinite(data)) or np.max(np.abs(data)) > WEIGHT_LIMIT:
+        raise NeuromapError(f"input file {path} is empty or holds NaN, inf or values beyond "
+                            f"+-{WEIGHT_LIMIT:.0f}; give spikes (0/1) or integer drives")
     n = min(samples, data.shape[0])
     if tuple(data.shape[1:]) == shape:
         if graph.input_layer.neuron is None:

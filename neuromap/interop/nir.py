@@ -404,6 +404,13 @@ class _Importer:
             self.shape[n] = shape
             return
         shape = self._in_shape(n)
+        if isinstance(node, nir.Output):
+            declared = np.asarray((getattr(node, "output_type", None) or {}).get("output", []),
+                                  dtype=np.float64).reshape(-1)
+            if not np.all(np.isfinite(declared)) or np.any(declared < 0) or \
+                    np.any(declared != np.round(declared)):
+                raise NeuromapError(f"NIR Output {n} declares shape {declared.tolist()}; a shape is "
+                                    f"whole non-negative numbers, fix the file")
         if isinstance(node, (nir.Output, *NEURON_TYPES)):
             out = shape
             if isinstance(node, NEURON_TYPES):
