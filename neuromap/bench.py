@@ -28,6 +28,7 @@ import torch
 import neuromap
 from neuromap.errors import HelpFormatter, NeuromapError, run_cli
 from neuromap.outputs import check_folder
+from neuromap.provenance import training_fingerprint
 from neuromap.provenance import versions as _versions
 
 #: The paper's five families; `python -m neuromap.bench` with no --models runs these.
@@ -136,6 +137,8 @@ def _train_or_load(model: str, args: argparse.Namespace, log: Callable[[str], No
 
         depth = create_model(model, kind="cnn", num_classes=10, input_shape=(1, 8, 8)).depth
     want.update(train.default_recipe(depth, model))
+    # the code and package versions too: a run trained by other code is not this command's result
+    want["fingerprint"] = training_fingerprint()
     if args.timesteps is not None:
         want["timesteps"] = args.timesteps
     if not args.retrain and _run_matches(run_dir, want):
@@ -413,7 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "command": " ".join(["python -m neuromap.bench", *given]),
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "wall_seconds": round(time.perf_counter() - wall0, 1), "threads": torch.get_num_threads(), "jobs": jobs,
-            "versions": _versions(), "runs": runs,
+            "versions": _versions(), "fingerprint": training_fingerprint(), "runs": runs,
             "presets": {p: {"mac_pj": v.mac_pj, "ac_pj": v.ac_pj, "source": v.source}
                         for p, v in PRESETS.items()}}
     paths = write_results(out_dir, rows, meta)
