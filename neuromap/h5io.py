@@ -93,11 +93,6 @@ def _check_dataset(ds: h5py.Dataset, name: str, path: Path, what: str) -> None:
                             f"re-export the {what}")
 
 
-def refuse_links(f: h5py.File, path: Path, what: str) -> None:
-    """Alias kept for readers that only need the structure check."""
-    check_structure(f, path, what)
-
-
 def read_error(path: Path, what: str, exc: BaseException) -> NeuromapError:
     """The one line for a file h5py or a reader failed on (corrupt blocks, flipped bits, a
     truncated file): h5py raises OSError, RuntimeError, KeyError, ValueError and others."""

@@ -40,8 +40,6 @@ WEIGHT_MAX = 127
 VTH_MAX = (1 << 17) - 1
 #: Largest bias mantissa magnitude (Lava's bias_mant is 13 bits signed).
 BIAS_MAX = (1 << 12) - 1
-#: Refuse NIR datasets larger than this many elements (same limit as the NetX loader).
-MAX_ELEMENTS = 200_000_000
 FORMAT = 1
 
 SYNAPSE_TYPES = (nir.Conv2d, nir.Affine, nir.Linear, nir.SumPool2d)

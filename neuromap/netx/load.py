@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import NeuromapError
 from ..graph import Edge, Layer, NetworkGraph, Neuron, conv_output_shape
-from ..h5io import check_structure, read_error, require_hdf5
+from ..h5io import MAX_ELEMENTS, check_structure, read_error, require_hdf5
 from ..validate import check_neurons, validate
 
 SUPPORTED = ("input", "conv", "flatten", "dense", "dense_rec", "average", "concat")
@@ -24,8 +24,6 @@ SUPPORTED = ("input", "conv", "flatten", "dense", "dense_rec", "average", "conca
 GRAPH_VERSIONS = (1,)
 #: Longest edge lag accepted (a sanity bound against hostile files, far above any zoo model).
 MAX_LAG = 4096
-#: Refuse datasets larger than this many elements (a hostile file could declare terabytes).
-MAX_ELEMENTS = 200_000_000
 #: Neuron used by NetX for a dense layer without a neuron description (non-leaky integrator).
 #: ``1 << 18 - 1`` is what lava-dl writes, i.e. 1 << 17.
 DEFAULT_NEURON = {"type": "CUBA", "iDecay": 0, "vDecay": 4096, "vThMant": 1 << 17,
