@@ -173,8 +173,9 @@ def _replace(name: str, value: Any) -> Callable[[h5py.File], None]:
         del group[leaf]
         if value is _DELETE:
             return
-        if isinstance(value, str):
-            group.create_dataset(leaf, data=value.encode())
+        if isinstance(value, str):  # fixed-length bytes: NetX's own layout, NULs allowed
+            raw = value.encode()
+            group.create_dataset(leaf, data=np.array(raw, dtype=f"S{max(1, len(raw))}"))
         else:
             group.create_dataset(leaf, data=value)
     return edit
@@ -874,7 +875,11 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="neuromap-fuzz-"))
     work.mkdir(parents=True, exist_ok=True)
     setup_work(work)
-    results = run_all(work, args.seed, args.fast, args.only, args.limit)
+    log = open(work / "progress.jsonl", "w")  # noqa: SIM115 - one line per case as it finishes
+    try:
+        results = run_all(work, args.seed, args.fast, args.only, args.limit, log)
+    finally:
+        log.close()
     print(table(results))
     bad = [r for r in results if r.outcome not in ("refused", "ok")]
     for outcome in OUTCOMES[2:]:
@@ -892,7 +897,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_all(work: Path, seed: int = 0, fast: bool = False, only: list[str] | None = None,
-            limit: int = 0) -> list[Result]:
+            limit: int = 0, progress: Any = None) -> list[Result]:
     seeds = make_seeds(work / "seeds")
     cases = build_cases(seeds, seed)
     if fast:
@@ -906,6 +911,12 @@ def run_all(work: Path, seed: int = 0, fast: bool = False, only: list[str] | Non
     for i, case in enumerate(cases):
         results.append(run_case(case, work, i))
         shutil.rmtree(work / "cases" / f"{i:05d}", ignore_errors=True)
+        if progress is not None:
+            r = results[-1]
+            progress.write(json.dumps({"i": i, "category": case.category, "cli": case.cli,
+                                       "case": case.name, "outcome": r.outcome,
+                                       "seconds": round(r.seconds, 2), "detail": r.detail}) + "\n")
+            progress.flush()
     return results
 
 

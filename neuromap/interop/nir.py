@@ -16,6 +16,7 @@ read as 1) and the per-neuron bias is ``v_leak / tau_mem``.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -1008,7 +1009,11 @@ def read_nir(path: str | Path) -> NetworkGraph:
     try:
         with h5py.File(path, "r") as f:
             _check_file(f, path)
-        g = nir.read(path)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            # nir derives values while reading (e.g. dividing by a zero tau); what they become is
+            # checked below, so its RuntimeWarnings would only add lines to a one-line error
+            warnings.simplefilter("ignore", RuntimeWarning)
+            g = nir.read(path)
     except NeuromapError:
         raise
     except Exception as exc:  # h5py and nir.read raise assorted errors (KeyError, TypeError...)
@@ -1017,7 +1022,8 @@ def read_nir(path: str | Path) -> NetworkGraph:
         raise NeuromapError(f"{path} holds a single NIR {type(g).__name__}, not a graph; export "
                             f"the whole network")
     try:
-        graph = nir_to_graph(g, None)
+        with np.errstate(all="ignore"):  # non-finite results are refused by the checks themselves
+            graph = nir_to_graph(g, None)
     except NeuromapError:
         raise
     except MemoryError:
