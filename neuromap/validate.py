@@ -44,6 +44,8 @@ WEIGHT_LIMIT = float(1 << 23)
 MAX_DELAY = 62
 MAX_LAG = 4096
 MAX_NAME = 200
+#: Largest conv stride, padding or dilation (any real layer is far below).
+MAX_GEOMETRY = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -230,8 +232,10 @@ def _check_edge(graph: NetworkGraph, e: Edge, index: dict[str, int]) -> None:
         ints = [*e.stride, *e.padding, *e.dilation, e.groups]
         if len(e.stride) != 2 or len(e.padding) != 2 or len(e.dilation) != 2 or \
                 not all(isinstance(v, Integral) for v in ints) or min(e.stride) < 1 or \
-                min(e.dilation) < 1 or min(e.padding) < 0 or e.groups < 1:
-            raise NeuromapError(f"{where}: stride and dilation must be >= 1, padding >= 0, whole")
+                min(e.dilation) < 1 or min(e.padding) < 0 or e.groups < 1 or \
+                max(*e.stride, *e.padding, *e.dilation) > MAX_GEOMETRY:
+            raise NeuromapError(f"{where}: stride and dilation must be whole numbers in "
+                                f"1..{MAX_GEOMETRY}, padding in 0..{MAX_GEOMETRY}")
         if len(src.shape) != 3 or len(dst.shape) != 3 or w.ndim != 4:
             raise NeuromapError(f"{where}: a conv edge joins (x, y, c) layers with a 4-D weight")
         if w.shape[3] * e.groups != src.shape[2] or w.shape[0] % e.groups:

@@ -154,7 +154,7 @@ def _source(layers: list[Layer], cfg: h5py.Group, where: str, conv: bool) -> Lay
     if conv:
         raise NeuromapError(f"{where}: the file has no input layer, so the input's width and "
                             f"height are unknown; export an 'input' layer with its shape first")
-    n_in = int(_scalar(cfg["inFeatures"])) if "inFeatures" in cfg else \
+    n_in = _whole(cfg["inFeatures"], where) if "inFeatures" in cfg else \
         int(np.prod(cfg["weight"].shape[1:]))
     return Layer("input", "input", (n_in,))
 
@@ -179,7 +179,7 @@ def _conv_edge(cfg: h5py.Group, src: Layer, name: str, where: str, lag: int = 0)
     if raw.ndim < 4:
         raise NeuromapError(f"{where}: conv weight must be 4-D (out, in, ky, kx), got {raw.shape}")
     weight = raw[:, :, ::-1, ::-1].reshape(raw.shape[:4]).transpose((0, 3, 2, 1))
-    groups = int(_scalar(cfg["groups"])) if "groups" in cfg else 1
+    groups = _whole(cfg["groups"], where) if "groups" in cfg else 1
     stride, padding, dilation = (_pair(cfg, k, where, d) for k, d in
                                  (("stride", 1), ("padding", 0), ("dilation", 1)))
     if groups < 1 or weight.shape[3] * groups != src.shape[2] or weight.shape[0] % groups:
@@ -252,8 +252,8 @@ def _graph_layer(cfg: h5py.Group, i: int, name: str, where: str, by_index: dict[
         at = f"{where}, input {k}"
         if not isinstance(ig, h5py.Group) or "source" not in ig or "type" not in ig:
             raise NeuromapError(f"{at}: needs 'source' and 'type'; the file is corrupt")
-        s = int(_scalar(ig["source"]))
-        lag = int(_scalar(ig["lag"])) if "lag" in ig else 0
+        s = _whole(ig["source"], at)
+        lag = _whole(ig["lag"], at) if "lag" in ig else 0
         etype = _string(ig["type"])
         if not 0 <= lag <= MAX_LAG:
             raise NeuromapError(f"{at}: lag {lag} is outside 0..{MAX_LAG}")
@@ -392,6 +392,9 @@ def _pair(cfg: h5py.Group, key: str, where: str, default: int) -> tuple[int, int
     if key not in cfg:
         return (default, default)
     raw = np.asarray(cfg[key][()]).reshape(-1)
+    if not np.issubdtype(raw.dtype, np.number) or not np.all(np.isfinite(raw)) or \
+            np.any(raw != np.round(raw)) or np.any(np.abs(raw) > 2**31):
+        raise NeuromapError(f"{where}: '{key}' must be one or two whole numbers")
     if raw.size == 1:
         return (int(raw[0]), int(raw[0]))
     if raw.size == 2:
@@ -410,6 +413,16 @@ def _scalar(ds: h5py.Dataset) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def _whole(ds: h5py.Dataset, where: str) -> int:
+    """A dataset holding one whole number (a count, an index), else a NeuromapError."""
+    value = _scalar(ds)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float)) or \
+            not np.isfinite(value) or value != int(value) or abs(value) > 2**31:
+        raise NeuromapError(f"{where}: '{ds.name.rsplit('/', 1)[-1]}' must be one whole number, "
+                            f"got {str(value)[:40]}")
+    return int(value)
 
 
 def _string(ds: h5py.Dataset) -> str:
