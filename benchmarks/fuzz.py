@@ -338,7 +338,7 @@ def netx_semantic_cases(seeds: dict[str, bytes]) -> list[Case]:
     for t in ("IZH", "", "RF", "SDNN ", "cuba", "LOIHI\x00", "A" * 300):
         cases.append(_model_case("netx-values", f"neuron type {t[:12]!r}", "conv.net",
                                  _edit_h5(seed, _replace("layer/1/neuron/type", t)),
-                                 "refuse" if t not in ("SDNN ",) else "any"))
+                                 "refuse" if t not in ("SDNN ", "LOIHI\x00") else "any"))
     for key in ("vThMant", "iDecay", "vDecay"):
         cases.append(_model_case("netx-values", f"missing {key}", "conv.net",
                                  _edit_h5(seed, _replace(f"layer/1/neuron/{key}", _DELETE)), "refuse"))

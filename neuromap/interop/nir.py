@@ -407,9 +407,10 @@ class _Importer:
             declared = np.asarray((getattr(node, "output_type", None) or {}).get("output", []),
                                   dtype=np.float64).reshape(-1)
             if not np.all(np.isfinite(declared)) or np.any(declared < 0) or \
-                    np.any(declared != np.round(declared)):
-                raise NeuromapError(f"NIR Output {n} declares shape {declared.tolist()}; a shape is "
-                                    f"whole non-negative numbers, fix the file")
+                    np.any(declared != np.round(declared)) or \
+                    declared.size and np.prod(declared) != np.prod(shape):
+                raise NeuromapError(f"NIR Output {n} declares shape {declared.tolist()[:4]} but "
+                                    f"receives {shape}; fix the file")
         if isinstance(node, (nir.Output, *NEURON_TYPES)):
             out = shape
             if isinstance(node, NEURON_TYPES):
@@ -772,6 +773,10 @@ class _Importer:
         if bmax * scale > BIAS_MAX:
             scale = BIAS_MAX / bmax
         for r, w in zip(ins, scaled):
+            if np.any(w) and not np.any(np.round(w * scale)):
+                raise NeuromapError(f"NIR neuron node {n}: its bias or threshold is so much larger "
+                                    f"than its weights (scale {scale:.3g}) that every weight rounds "
+                                    f"to zero in fixed point; fix the parameters")
             r["edge"] = self._edge(r, np.round(w * scale))
         bias_q = np.round(_to_ir(leak, nir_shape) * scale)
         neuron = Neuron("CUBA", {"iDecay": int(i_decay), "vDecay": int(v_decay),
