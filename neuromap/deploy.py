@@ -165,7 +165,7 @@ def _file_inputs(graph: NetworkGraph, path: Path, samples: int, steps: int | Non
         raise NeuromapError(f"input file {path} does not exist")
     try:
         data = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, EOFError) as exc:
         raise NeuromapError(f"input file {path} is not a plain .npy array ({exc})") from None
     if data.dtype.kind not in "biuf" or data.ndim < 2:
         raise NeuromapError(f"input file {path} must hold a numeric array (N, {_dims(shape)}[, T])")

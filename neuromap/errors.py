@@ -50,7 +50,8 @@ def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | N
         sys.stdout.flush()  # surface a broken pipe here, not at interpreter exit
         return code
     except NeuromapError as exc:
-        print(f"error: {exc}", file=stderr)
+        text = " ".join(str(exc).split())  # one line, whatever a wrapped library message held
+        print(f"error: {text}", file=stderr)
         return 2
     except BrokenPipeError:
         # the reader is gone: point stdout at /dev/null so the final flush cannot fail again

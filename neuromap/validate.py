@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import NeuromapError
+from .errors import NeuromapError, int_in
 from .graph import EDGE_KINDS, LAYER_KINDS, Edge, Layer, NetworkGraph, conv_output_shape, synapse_count
 
 #: Neuron types Lava runs through lava-dl's ``Network.get_neuron_params``: CUBA LIF (``LOIHI`` is
@@ -97,10 +97,10 @@ def set_limits(max_neurons: int | None = None, max_synapses: int | None = None) 
 def add_limit_options(parser: Any) -> None:
     """The size-guard options every CLI that reads a model offers."""
     base = limits()
-    parser.add_argument("--max-neurons", type=int, default=None,
+    parser.add_argument("--max-neurons", type=int_in(1, 1 << 62), default=None,
                         help=f"refuse models with more neurons than this "
                              f"(default: {base.max_neurons:,})")
-    parser.add_argument("--max-synapses", type=int, default=None,
+    parser.add_argument("--max-synapses", type=int_in(1, 1 << 62), default=None,
                         help=f"refuse models with more synapses than this "
                              f"(default: {base.max_synapses:,})")
 

@@ -382,3 +382,14 @@ def _md_fields() -> dict:
             "synops_per_inference": 0.0, "spikes_per_inference": 0.0,
             "inter_core_messages_per_inference": 0.0, "energy_pj_per_inference": {"total": 0.0},
             "per_layer": [], "per_core": []}
+
+
+def test_an_empty_input_file_and_a_wrapped_multiline_message_are_one_line(tmp_path: Path, capsys) -> None:
+    from neuromap.deploy import choose_inputs
+    (tmp_path / "x.npy").write_bytes(b"")
+    with pytest.raises(NeuromapError, match="not a plain .npy"):
+        choose_inputs(dense_graph(np.ones((3, 4))), 1, tmp_path / "x.npy", None, 0)
+    (tmp_path / "p.yaml").write_text("{[}")
+    line = _one_line(capsys, run_cli(map_cli.main, ["--model", str(small_conv_net(tmp_path / "m.net")),
+                                                    "--profile", str(tmp_path / "p.yaml")]))
+    assert "malformed" in line
