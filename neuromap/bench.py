@@ -26,7 +26,9 @@ import numpy as np
 import torch
 
 import neuromap
-from neuromap.errors import NeuromapError, run_cli
+from neuromap.errors import HelpFormatter, NeuromapError, run_cli
+from neuromap.outputs import check_folder
+from neuromap.provenance import training_fingerprint
 from neuromap.provenance import versions as _versions
 
 #: The paper's five families; `python -m neuromap.bench` with no --models runs these.
@@ -69,7 +71,8 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m neuromap.bench", description=__doc__.split("\n\n")[0])
+    p = _Parser(prog="python -m neuromap.bench", description=__doc__.split("\n\n")[0],
+                formatter_class=HelpFormatter)
     p.add_argument("--models", nargs="+", default=None,
                    help=f"model names, space- or comma-separated (default: {' '.join(DEFAULT_MODELS)})")
     p.add_argument("--dataset", default="digits", help="digits | cifar10 | cifar100 | tinyimagenet (default: digits)")
@@ -139,6 +142,8 @@ def _train_or_load(model: str, args: argparse.Namespace, log: Callable[[str], No
 
         depth = create_model(model, kind="cnn", num_classes=10, input_shape=(1, 8, 8)).depth
     want.update(train.default_recipe(depth, model))
+    # the code and package versions too: a run trained by other code is not this command's result
+    want["fingerprint"] = training_fingerprint()
     if args.timesteps is not None:
         want["timesteps"] = args.timesteps
     if not args.retrain and _run_matches(run_dir, want):
@@ -422,7 +427,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.dataset not in DATASETS:
         raise NeuromapError(f"unknown dataset {args.dataset!r}; available datasets: {', '.join(DATASETS)}")
     models = _parse_models(args.models)
-    out_dir = Path(args.out) / args.dataset
+    out_dir = check_folder(Path(args.out) / args.dataset, "--out")
+    check_folder(Path(args.runs), "--runs")
     wall0 = time.perf_counter()
     torch.set_num_threads(1)  # tiny ops on a shared 2-core machine: one thread is faster (see docs/results.md)
     data = load_dataset(args.dataset, args.data_dir, seed=args.seed)
@@ -454,7 +460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "command": " ".join(["python -m neuromap.bench", *given]),
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "wall_seconds": round(time.perf_counter() - wall0, 1), "threads": torch.get_num_threads(), "jobs": jobs,
-            "versions": _versions(), "runs": runs,
+            "versions": _versions(), "fingerprint": training_fingerprint(), "runs": runs,
             "presets": {p: {"mac_pj": v.mac_pj, "ac_pj": v.ac_pj, "source": v.source}
                         for p, v in PRESETS.items()}}
     paths = write_results(out_dir, rows, meta)

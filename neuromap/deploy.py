@@ -7,7 +7,6 @@ Each stage is a plain function (``deploy(...)`` chains them); this module only p
 arguments, picks inputs and writes files."""
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import dataclass
@@ -18,13 +17,15 @@ import numpy as np
 
 from .cost import account, estimate_cost
 from .cost.measure import measure_fast, output_counts
-from .errors import NeuromapError, run_cli
+from .errors import CliParser, NeuromapError, int_in, run_cli
 from .graph import NetworkGraph
-from .hw.profile import available_profiles, load_profile
+from .hw.profile import available_profiles, load_profile, profile_path
 from .mapper import STRATEGIES, map_network
 from .netx.load import load_netx
+from .outputs import check_file, check_folder, safe_name
 from .report import build_report, known_error_text, summary_of, write_json_atomic, write_report
 from .provenance import versions
+from .validate import WEIGHT_LIMIT, add_limit_options, set_limits
 
 INPUT_HELP = """\
 --input X.npy layout (NumPy .npy, no pickles): the input layer's shape in NetX order
@@ -53,46 +54,48 @@ class Inputs:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m neuromap.deploy", description=__doc__.split("\n\n")[0],
-        epilog=INPUT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CliParser(prog="python -m neuromap.deploy", description=__doc__.split("\n\n")[0],
+                       epilog=INPUT_HELP)
     parser.add_argument("--target", choices=["sim"], default="sim",
                         help="where to run: sim = simulated cores (default)")
     parser.add_argument("--engine", choices=["fast", "lava"], default="fast",
                         help="simulator: fast (bit-exact batched engine, default) or lava (reference)")
-    parser.add_argument("--verify", type=int, default=1,
+    parser.add_argument("--verify", type=int_in(0, 1_000_000), default=1,
                         help="with --engine fast: samples also run through Lava and compared (default 1; 0 skips)")
-    parser.add_argument("--batch-size", type=int,
+    parser.add_argument("--batch-size", type=int_in(1, 1_000_000),
                         help="samples per chunk of the fast engine (bounds memory; default: sized to the network)")
     parser.add_argument("--model", type=Path, help="NetX .net file (default: newest in netx_models/)")
-    parser.add_argument("--models-dir", type=Path, default=Path("netx_models"))
-    parser.add_argument("--samples", type=int,
+    parser.add_argument("--models-dir", type=Path, default=Path("netx_models"),
+                        help="where --model defaults from")
+    parser.add_argument("--samples", type=int_in(1, 1_000_000),
                         help="samples to simulate (default: all; 20 with --engine lava or random input)")
     parser.add_argument("--input", type=Path, help="input samples, see below")
-    parser.add_argument("--steps", type=int, help="time steps per sample for a static input")
+    parser.add_argument("--steps", type=int_in(1, 100_000),
+                        help="time steps per sample for a static input")
     parser.add_argument("--profile", default="loihi2",
                         help=f"hardware profile: {', '.join(available_profiles())} or a YAML path")
     parser.add_argument("--strategy", choices=STRATEGIES, default="layerwise",
                         help="mapper: layerwise (Intel-style tiles, default) or graph (traffic-aware)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for random input spikes")
+    parser.add_argument("--seed", type=int_in(0, 2**32 - 1), default=0,
+                        help="seed for random input spikes")
     parser.add_argument("--out", type=Path, default=Path("hw_reports"), help="reports folder")
     parser.add_argument("--summary-json", type=Path, help="also write the summary here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_limit_options(parser)
     args = parser.parse_args(argv)
-    if args.samples is not None and args.samples < 1:
-        raise NeuromapError(f"--samples must be at least 1 (got {args.samples})")
-    if args.verify < 0:
-        raise NeuromapError(f"--verify must be 0 or more (got {args.verify})")
-    if args.batch_size is not None and args.batch_size < 1:
-        raise NeuromapError(f"--batch-size must be at least 1 (got {args.batch_size})")
-    if args.steps is not None and args.steps < 1:
-        raise NeuromapError(f"--steps must be at least 1 (got {args.steps})")
+    set_limits(args.max_neurons, args.max_synapses)
 
     model = args.model or newest_model(args.models_dir)
+    # every output checked before minutes of simulation; the report folder is named safely
+    inputs = [model, args.input, profile_path(args.profile)]
+    folder = args.out / safe_name(model.stem)
+    check_folder(args.out, "--out", inputs)
+    check_folder(folder, "--out", inputs, replaced=True)
+    check_file(args.summary_json, "--summary-json", inputs, not_inside=folder)
     report = deploy(model, profile=args.profile, samples=args.samples, input_path=args.input,
                     steps=args.steps, seed=args.seed, progress=not args.quiet, strategy=args.strategy,
                     engine=args.engine, verify=args.verify, batch_size=args.batch_size)
-    folder = write_report(report, args.out / report["name"])
+    folder = write_report(report, folder)
     if args.summary_json:
         write_json_atomic(args.summary_json, summary_of(report))
     print(format_summary(report, folder))
@@ -218,10 +221,13 @@ def _file_inputs(graph: NetworkGraph, path: Path, samples: int | None, steps: in
         raise NeuromapError(f"input file {path} does not exist")
     try:
         data = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, EOFError) as exc:
         raise NeuromapError(f"input file {path} is not a plain .npy array ({exc})") from None
-    if not np.issubdtype(data.dtype, np.number) or data.ndim < 2:
+    if data.dtype.kind not in "biuf" or data.ndim < 2:
         raise NeuromapError(f"input file {path} must hold a numeric array (N, {_dims(shape)}[, T])")
+    if not data.size or not np.all(np.isfinite(data)) or np.max(np.abs(data)) > WEIGHT_LIMIT:
+        raise NeuromapError(f"input file {path} is empty or holds NaN, inf or values beyond "
+                            f"+-{WEIGHT_LIMIT:.0f}; give spikes (0/1) or integer drives")
     n = data.shape[0] if samples is None else min(samples, data.shape[0])
     if tuple(data.shape[1:]) == shape:
         if graph.input_layer.neuron is None:

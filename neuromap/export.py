@@ -8,31 +8,31 @@ NIR file a ``node`` group). Writing is atomic: on any error nothing is left at `
 See docs/nir.md for how the IR maps onto NIR primitives and what does not translate."""
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Sequence
 
 import h5py
 
-from .errors import NeuromapError, run_cli
+from .errors import CliParser, NeuromapError, run_cli
 from .graph import NetworkGraph
-from .h5io import require_hdf5
+from .h5io import read_error, require_hdf5
+from .outputs import check_file
+from .validate import add_limit_options, set_limits
 
 FORMATS = ("nir", "netx")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m neuromap.export",
-                                     description=__doc__.split("\n\n")[0],
-                                     epilog=__doc__.split("\n\n", 1)[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CliParser(prog="python -m neuromap.export", description=__doc__.split("\n\n")[0],
+                       epilog=__doc__.split("\n\n", 1)[1])
     parser.add_argument("--model", type=Path, required=True, help="NetX .net or NIR .nir file")
     parser.add_argument("--to", choices=FORMATS, required=True, help="output format")
     parser.add_argument("--out", type=Path, required=True, help="file to write")
+    add_limit_options(parser)
     args = parser.parse_args(argv)
+    set_limits(args.max_neurons, args.max_synapses)
+    check_file(args.out, "--out", [args.model])
     graph = read_model(args.model)
-    if args.out.expanduser().resolve() == args.model.expanduser().resolve():
-        raise NeuromapError(f"--out {args.out} is the input file; pass another path")
     if args.to == "nir":
         from .interop.nir import write_nir
         path = write_nir(graph, args.out)
@@ -50,8 +50,8 @@ def read_model(path: Path) -> NetworkGraph:
     try:
         with h5py.File(path, "r") as f:
             keys = set(f.keys())
-    except OSError as exc:
-        raise NeuromapError(f"{path} could not be opened ({exc}); re-export it") from None
+    except Exception as exc:  # h5py raises OSError, RuntimeError... on corrupt files
+        raise read_error(path, "NetX or NIR file", exc) from None
     if "node" in keys and "layer" not in keys:
         from .interop.nir import read_nir
         return read_nir(path)

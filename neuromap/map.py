@@ -12,23 +12,24 @@ leaving their core) and ``hop_weighted_traffic`` (those messages times mesh hops
 side by side east-west so chip crossings are hops too)."""
 from __future__ import annotations
 
-import argparse
+import os
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import NeuromapError, run_cli
-from .hw.profile import available_profiles, load_profile
+from .errors import CliParser, NeuromapError, int_in, run_cli
+from .hw.profile import available_profiles, load_profile, profile_path
 from .mapper import STRATEGIES, MapResult, map_network
 from .netx.load import load_netx
+from .outputs import check_file
 from .report import write_json_atomic
+from .validate import add_limit_options, set_limits
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m neuromap.map", description=__doc__.split("\n\n")[0],
-                                     epilog=__doc__.split("\n\n", 2)[2],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CliParser(prog="python -m neuromap.map", description=__doc__.split("\n\n")[0],
+                       epilog=__doc__.split("\n\n", 2)[2])
     parser.add_argument("--model", type=Path, required=True, help="NetX .net file")
     parser.add_argument("--profile", default="loihi2",
                         help=f"hardware profile: {', '.join(available_profiles())} or a YAML path")
@@ -37,15 +38,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--activity", type=Path, help="spike counts per layer (.npz), see below")
     parser.add_argument("--out", type=Path, help="write the full mapping (neuron -> core) as JSON")
     parser.add_argument("--summary-json", type=Path, help="write the summary as JSON")
-    parser.add_argument("--seed", type=int, default=0, help="partitioner seed (default 0)")
-    parser.add_argument("--unit-factor", type=int, help="graph strategy: units per layer-wise tile "
-                        "(default 8 up to 256 layer-wise cores, else 4)")
+    parser.add_argument("--seed", type=int_in(0, 2**31 - 1), default=0, help="partitioner seed")
+    parser.add_argument("--unit-factor", type=int_in(1, 1 << 16), help="graph strategy: units per "
+                        "layer-wise tile (default 8 up to 256 layer-wise cores, else 4)")
+    add_limit_options(parser)
     args = parser.parse_args(argv)
+    set_limits(args.max_neurons, args.max_synapses)
+    inputs = [args.model, args.activity, profile_path(args.profile)]
+    check_file(args.out, "--out", inputs)
+    check_file(args.summary_json, "--summary-json", inputs)
+    if args.out is not None and args.summary_json is not None and \
+            os.path.abspath(args.out) == os.path.abspath(args.summary_json):
+        raise NeuromapError("--out and --summary-json name the same file; pass two paths")
     graph = load_netx(args.model)
     profile = load_profile(args.profile)
     activity = load_activity(args.activity) if args.activity else None
-    if args.unit_factor is not None and args.unit_factor < 1:
-        raise NeuromapError(f"--unit-factor must be at least 1 (got {args.unit_factor})")
     res = map_network(graph, profile, args.strategy, activity, seed=args.seed, unit_factor=args.unit_factor)
     summary = res.summary()
     summary["model"] = str(args.model)
@@ -62,10 +69,19 @@ def load_activity(path: Path) -> dict[str, np.ndarray]:
         raise NeuromapError(f"activity file {path} does not exist")
     try:
         with np.load(path, allow_pickle=False) as data:
-            return {k: np.asarray(data[k]) for k in data.files}
-    except (ValueError, OSError) as exc:
+            out = {k: np.asarray(data[k]) for k in data.files}
+    except (ValueError, OSError, EOFError, KeyError, RuntimeError) as exc:
         raise NeuromapError(f"activity file {path} is not a plain .npz of arrays ({exc}); save it with "
                             f"numpy.savez(path, **{{layer: spike_counts}})") from None
+    except Exception as exc:  # zipfile raises BadZipFile, zlib.error... on a corrupt archive
+        raise NeuromapError(f"activity file {path} is corrupt ({exc.__class__.__name__}); save it "
+                            f"again with numpy.savez") from None
+    for k, v in out.items():
+        if not np.issubdtype(v.dtype, np.number) or v.size and (
+                not np.all(np.isfinite(v)) or np.min(v) < 0):
+            raise NeuromapError(f"activity file {path}: '{k}' must hold finite, non-negative spike "
+                                f"counts")
+    return out
 
 
 def mapping_json(res: MapResult, summary: dict[str, Any]) -> dict[str, Any]:

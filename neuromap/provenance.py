@@ -18,3 +18,22 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[dist] = "unknown"
     return out
+
+
+def training_fingerprint() -> str:
+    """sha256 over the neuromap sources and the versions of the packages training depends on:
+    two runs with the same fingerprint, config, seed and thread count give the same weights, so
+    a results table is rebuilt only from runs whose fingerprint is the current one."""
+    import hashlib
+    from pathlib import Path
+
+    import neuromap
+
+    root = Path(neuromap.__file__).parent
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*.py")):
+        h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes() + b"\0")
+    v = versions()
+    for k in ("python", "numpy", "torch", "lava-dl"):
+        h.update(f"{k}={v[k]}\0".encode())
+    return h.hexdigest()[:16]

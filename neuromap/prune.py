@@ -28,7 +28,8 @@ import numpy as np
 import torch
 
 from neuromap.data.datasets import DATASETS, load_dataset
-from neuromap.errors import NeuromapError, run_cli
+from neuromap.errors import HelpFormatter, NeuromapError, float_in, int_in, run_cli
+from neuromap.outputs import check_folder
 from neuromap.models import create_model
 from neuromap.models.blocks import Chain, ConvUnit, Residual, TwinNet, count_parameters
 from neuromap.models.calibrate import calibrate_snn
@@ -203,21 +204,21 @@ def build_parser() -> argparse.ArgumentParser:
         def error(self, message: str) -> None:  # type: ignore[override]
             raise NeuromapError(f"{message} (see `python -m neuromap.prune --help`)")
 
-    p = _P(prog="python -m neuromap.prune", description=__doc__.split("\n\n")[0])
-    p.add_argument("--dataset", default="digits", choices=DATASETS)
-    p.add_argument("--data-dir", default="data")
+    p = _P(prog="python -m neuromap.prune", description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
+    p.add_argument("--dataset", default="digits", choices=DATASETS, help="dataset")
+    p.add_argument("--data-dir", default="data", help="dataset folder for CIFAR / TinyImageNet")
     p.add_argument("--kind", default="snn", choices=("snn", "cnn"), help="twin to prune (default: snn)")
     p.add_argument("--schedules", nargs="*", default=None,
                    help=f"subset of: {', '.join(PAPER_SCHEDULES)}, {IMPORTANCE} (default: all)")
-    p.add_argument("--epochs", type=int, default=3, help="baseline training epochs (default: 3)")
-    p.add_argument("--finetune-epochs", type=int, default=1, help="fine-tuning epochs per schedule (default: 1)")
-    p.add_argument("--drop", type=int, default=4, help="modules the importance schedule removes (default: 4)")
-    p.add_argument("--timesteps", type=int, default=32, help="SNN time steps, the same for every schedule")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--train-limit", type=int, default=0, help="use only the first N training samples (0: all)")
-    p.add_argument("--test-limit", type=int, default=0, help="use only the first N test samples (0: all)")
+    p.add_argument("--epochs", type=int_in(1, 10_000), default=3, help="baseline training epochs (default: 3)")
+    p.add_argument("--finetune-epochs", type=int_in(1, 10_000), default=1, help="fine-tuning epochs per schedule (default: 1)")
+    p.add_argument("--drop", type=int_in(1, 7), default=4, help="modules the importance schedule removes (default: 4)")
+    p.add_argument("--timesteps", type=int_in(1, 100_000), default=32, help="SNN time steps, the same for every schedule")
+    p.add_argument("--batch-size", type=int_in(1, 1 << 20), default=32, help="minibatch size")
+    p.add_argument("--lr", type=float_in(1e-12, 10.0), default=3e-3, help="Adam learning rate")
+    p.add_argument("--seed", type=int_in(0, 2**32 - 1), default=0, help="seed of split, init and shuffling")
+    p.add_argument("--train-limit", type=int_in(0, 1 << 31), default=0, help="use only the first N training samples (0: all)")
+    p.add_argument("--test-limit", type=int_in(0, 1 << 31), default=0, help="use only the first N test samples (0: all)")
     p.add_argument("--out", default=None, help="output folder (default: runs/prune_<dataset>_<kind>)")
     return p
 
@@ -235,6 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise NeuromapError(f"unknown schedule(s) {bad}; choose from {', '.join(names)}")
     if min(args.epochs, args.finetune_epochs, args.timesteps, args.batch_size) < 1 or not 0 < args.drop < 8:
         raise NeuromapError("--epochs, --finetune-epochs, --timesteps, --batch-size must be >= 1 and --drop in 1..7")
+    out = check_folder(Path(args.out or f"runs/prune_{args.dataset}_{args.kind}"), "--out")
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     wall0 = time.perf_counter()
@@ -256,7 +258,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.kind == "snn" and build(FIRE_NAMES).depth >= args.timesteps:
         raise NeuromapError(f"--timesteps {args.timesteps} is too short for the unpruned SNN; use 32 or more")
-    out = Path(args.out or f"runs/prune_{args.dataset}_{args.kind}")
     print(f"baseline: training {args.epochs} epochs ({args.kind})", file=sys.stderr)
     base = build(FIRE_NAMES)
     if args.kind == "snn":  # data-driven init, as neuromap.train does for zoo SNNs

@@ -26,11 +26,12 @@ import neuromap
 from neuromap.data.datasets import DATASETS, load_dataset
 from neuromap.data.digits import load_digits_split
 from neuromap.data.encode import rate_encode
-from neuromap.errors import NeuromapError, run_cli
+from neuromap.errors import HelpFormatter, NeuromapError, run_cli
+from neuromap.outputs import check_file, check_folder
 from neuromap.models import create_model, list_models
 from neuromap.models.calibrate import set_surrogate_scales, set_surrogate_width, surrogate_scales
 from neuromap.models.digitnet import DEFAULT_NEURON_PARAMS, topology_to_dicts
-from neuromap.provenance import versions as _versions
+from neuromap.provenance import training_fingerprint, versions as _versions
 from neuromap.models.checkpoint import (
     atomic_torch_save,
     atomic_write_json,
@@ -130,7 +131,7 @@ def default_calibrate_rate(depth: int | None) -> float:
 #: Config keys that must match for --resume to continue a checkpoint (epochs may grow).
 RESUME_KEYS = ("model", "dataset", "seed", "timesteps", "batch_size", "lr", "test_fraction",
                "model_kwargs", "loss", "encoding", "num_classes", "input_shape", "calibration", "surrogate_balance",
-               "surrogate_width")
+               "surrogate_width", "train_samples", "test_samples")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -166,7 +167,8 @@ def _seed(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The CLI of `python -m neuromap.train`."""
-    p = _Parser(prog="python -m neuromap.train", description=__doc__.split("\n\n")[0])
+    p = _Parser(prog="python -m neuromap.train", description=__doc__.split("\n\n")[0],
+                formatter_class=HelpFormatter)
     p.add_argument("--model", default="digitnet", help="registered model family (default: digitnet)")
     p.add_argument("--dataset", default="digits", help=f"dataset: {', '.join(DATASETS)} (default: digits)")
     p.add_argument("--data-dir", default="data",
@@ -194,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
                         f"{', '.join(f'{v} for {k}' for k, v in sorted(WIDE_SURROGATE.items()))}, "
                         f"{SURROGATE_WIDTH} for the others)")
     p.add_argument("--seed", type=_seed, default=0, help="seed for the split, init and shuffling (default: %(default)s)")
+    p.add_argument("--train-samples", type=_positive(int, "--train-samples"), default=None,
+                   help="train on the first N samples of the (shuffled) training split only (default: all)")
+    p.add_argument("--test-samples", type=_positive(int, "--test-samples"), default=None,
+                   help="evaluate on the first N test samples only (default: all)")
     p.add_argument("--name", default=None, help="run name (default: <model>_<dataset>)")
     p.add_argument("--out", default="runs", help="runs root folder; the run goes to <out>/<name>/ (default: runs)")
     p.add_argument("--export", default=None, help="NetX file to write (default: netx_models/<name>.net)")
@@ -462,8 +468,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise NeuromapError(f"--name {name!r} must be letters, digits, '_', '-' or '.' (no path separators)")
     run_dir = (Path(args.out) / name).resolve()
     export_path = Path(args.export if args.export else Path("netx_models") / f"{name}.net").resolve()
-    if export_path.exists() and export_path.is_dir():
-        raise NeuromapError(f"--export {export_path} is a folder; pass a file path such as netx_models/{name}.net")
+    check_folder(Path(args.out), "--out")
+    check_folder(run_dir, "--out")
+    check_file(export_path, "--export", not_inside=run_dir / "checkpoint")
 
     kinds = ["snn", "cnn"] if args.kind == "both" else [args.kind]
     model_kwargs = dict(MODEL_KWARGS.get(args.model, {}))
@@ -475,6 +482,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         data = load_dataset(args.dataset, args.data_dir, seed=args.seed, test_fraction=TEST_FRACTION,
                             download=args.download)
+    if args.train_samples or args.test_samples:
+        from neuromap.data.digits import DigitsSplit
+
+        ntr, nte = args.train_samples or len(data.y_train), args.test_samples or len(data.y_test)
+        data = DigitsSplit(data.x_train[:ntr], data.y_train[:ntr], data.x_test[:nte], data.y_test[:nte],
+                           num_classes=data.num_classes, max_level=data.max_level)
     probe = create_model(args.model, kind="cnn", num_classes=data.num_classes, input_shape=data.input_shape,
                          **model_kwargs)
     if hasattr(probe, "depth"):
@@ -504,6 +517,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "name": name, "model": args.model, "dataset": args.dataset, "kind": args.kind,
         "epochs": args.epochs, "timesteps": args.timesteps, "batch_size": args.batch_size, "lr": lr,
         "seed": args.seed, "test_fraction": TEST_FRACTION, "optimizer": "adam", "lr_schedule": "cosine",
+        "train_samples": args.train_samples, "test_samples": args.test_samples,
         "loss": {"snn": f"slayer.loss.SpikeRate(true_rate={TRUE_RATE}, false_rate={FALSE_RATE}, reduction='sum')",
                  "cnn": "cross_entropy"},
         "calibration": calibration_config(args.calibrate_rate),
@@ -513,7 +527,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "input_shape": list(data.input_shape), "model_kwargs": model_kwargs,
         "run_dir": str(run_dir), "export": str(export_path) if do_export else None,
         "data_dir": str(args.data_dir) if args.dataset != "digits" else None,
-        "versions": _versions(), "argv": list(sys.argv[1:] if argv is None else argv),
+        "versions": _versions(), "fingerprint": training_fingerprint(),
+        "argv": list(sys.argv[1:] if argv is None else argv),
     }
     try:
         run_dir.mkdir(parents=True, exist_ok=True)

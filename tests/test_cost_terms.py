@@ -72,8 +72,8 @@ def test_reports_state_the_known_error_from_the_profile():
 
 
 @pytest.mark.parametrize("edit,problem", [
-    (lambda raw: raw["energy_pj"].update(synop=-1.0), "must be finite and not negative"),
-    (lambda raw: raw["time_ns"].update(host_message=float("nan")), "must be finite and not negative"),
+    (lambda raw: raw["energy_pj"].update(synop=-1.0), "must be a finite number >= 0"),
+    (lambda raw: raw["time_ns"].update(host_message=float("nan")), "must be a finite number >= 0"),
     (lambda raw: raw.update(known_error="small"), "known_error must be a list"),
     (lambda raw: raw.update(known_error=["small"]), "known_error entry must be a mapping"),
 ])

@@ -11,6 +11,10 @@ import yaml
 from ..errors import NeuromapError
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
+#: Largest profile file read (the shipped ones are about 3 KiB).
+MAX_BYTES = 256 * 1024
+#: Largest count (cores, tiles, boards) a profile may give.
+MAX_COUNT = 1 << 24
 ENERGY_KEYS = ("synop", "neuron_update_active", "neuron_update_inactive", "spike_in_tile",
                "hop_east_west", "hop_north_south")
 # Optional per-event keys of energy_pj / time_ns and what they default to when a profile omits them:
@@ -118,18 +122,48 @@ def _known_error(raw: Any) -> tuple[dict[str, Any], ...]:
     return tuple(out)
 
 
+def _check_numbers(prof: HardwareProfile, path: Path) -> None:
+    """Every figure finite and in range: a NaN energy would turn into NaN in every report."""
+    floats = {**{f"energy_pj.{k}": v for k, v in prof.energy_pj.items()},
+              **{f"time_ns.{k}": v for k, v in prof.time_ns.items()},
+              **{f"barrier_ns.{k}": v for k, v in prof.barrier_ns.items()},
+              **{f"core.neuron_state_words.{k}": v for k, v in prof.neuron_state_words.items()},
+              "static_power_w_per_chip": prof.static_power_w_per_chip}
+    for key, v in floats.items():
+        if not math.isfinite(v) or v < 0:
+            raise NeuromapError(f"hardware profile {path}: {key} = {v} must be a finite number >= 0")
+    ints = {"chip.cores_per_chip": prof.cores_per_chip, "chip.cores_per_tile": prof.cores_per_tile,
+            "chip.mesh_tiles[0]": prof.mesh_tiles[0], "chip.mesh_tiles[1]": prof.mesh_tiles[1],
+            "core.synapse.index_bits": prof.index_bits + 1, "core.synapse.list_header_words":
+            prof.list_header_words + 1, **{f"boards.{k}": v for k, v in prof.boards.items()},
+            **{f"barrier_ns key {k}": k for k in prof.barrier_ns}}
+    for key, v in ints.items():
+        if not 1 <= v <= MAX_COUNT:
+            raise NeuromapError(f"hardware profile {path}: {key} must be a whole number in "
+                                f"1..{MAX_COUNT:,}")
+    if not prof.barrier_ns:
+        raise NeuromapError(f"hardware profile {path}: barrier_ns needs at least one point")
+
+
 def available_profiles() -> list[str]:
     return sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
 
 
+def profile_path(name_or_path: str | Path) -> Path:
+    """The YAML file a profile name (``loihi2``) or path stands for."""
+    path = Path(name_or_path)
+    return PROFILE_DIR / f"{name_or_path}.yaml" if not path.suffix else path
+
+
 def load_profile(name_or_path: str | Path) -> HardwareProfile:
     """A profile by name (``loihi2``) or by path to a YAML file."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = PROFILE_DIR / f"{name_or_path}.yaml"
+    path = profile_path(name_or_path)
     if not path.is_file():
         raise NeuromapError(f"hardware profile {name_or_path} not found; use one of "
                             f"{', '.join(available_profiles())} or a path to a YAML profile")
+    if path.stat().st_size > MAX_BYTES:
+        raise NeuromapError(f"hardware profile {path} is larger than {MAX_BYTES // 1024} KiB; a "
+                            f"profile is a short YAML file, compare it with {PROFILE_DIR / 'loihi2.yaml'}")
     try:
         raw: Any = yaml.safe_load(path.read_text())
         chip, core = raw["chip"], raw["core"]
@@ -148,7 +182,8 @@ def load_profile(name_or_path: str | Path) -> HardwareProfile:
             known_error=_known_error(raw.get("known_error")),
             **_resources(core, raw),
         )
-    except (yaml.YAMLError, KeyError, TypeError, ValueError, IndexError) as exc:
+    except (yaml.YAMLError, KeyError, TypeError, ValueError, IndexError, AttributeError,
+            OverflowError, UnicodeDecodeError, RecursionError, OSError) as exc:
         raise NeuromapError(f"hardware profile {path} is malformed ({exc.__class__.__name__}: "
                             f"{exc}); compare it with {PROFILE_DIR / 'loihi2.yaml'}") from None
     if "default" not in prof.max_neurons or min(prof.max_neurons.values()) <= 0:
@@ -157,11 +192,7 @@ def load_profile(name_or_path: str | Path) -> HardwareProfile:
             [prof.memory_words, prof.weight_bits, prof.max_input_axons, prof.max_output_routes]) <= 0:
         raise NeuromapError(f"hardware profile {path}: core budgets must be positive and "
                             f"core.neuron_state_words needs a 'default'")
-    numbers = (list(prof.energy_pj.values()) + list(prof.time_ns.values())
-               + list(prof.barrier_ns.values()) + [prof.static_power_w_per_chip])
-    if not all(math.isfinite(v) and v >= 0 for v in numbers) or not prof.barrier_ns:
-        raise NeuromapError(f"hardware profile {path}: per-event energies, times, barrier times "
-                            f"and static power must be finite and not negative")
+    _check_numbers(prof, path)
     if prof.cores_per_chip > prof.cores_per_tile * prof.mesh_tiles[0] * prof.mesh_tiles[1]:
         raise NeuromapError(f"hardware profile {path}: cores_per_chip exceeds the tile mesh")
     return prof

@@ -16,8 +16,7 @@ read as 1) and the per-neuron bias is ``v_leak / tau_mem``.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -28,7 +27,9 @@ import nir
 
 from ..errors import NeuromapError
 from ..graph import Edge, Layer, NetworkGraph, Neuron
-from ..h5io import refuse_links, require_hdf5
+from ..h5io import check_structure, read_error, require_hdf5
+from ..outputs import atomic_path
+from ..validate import check_neurons, validate
 
 #: Fixed-point decays are out of this (Lava's ``decay_unity``, 12 bits).
 DECAY_UNITY = 4096
@@ -40,8 +41,6 @@ WEIGHT_MAX = 127
 VTH_MAX = (1 << 17) - 1
 #: Largest bias mantissa magnitude (Lava's bias_mant is 13 bits signed).
 BIAS_MAX = (1 << 12) - 1
-#: Refuse NIR datasets larger than this many elements (same limit as the NetX loader).
-MAX_ELEMENTS = 200_000_000
 FORMAT = 1
 
 SYNAPSE_TYPES = (nir.Conv2d, nir.Affine, nir.Linear, nir.SumPool2d)
@@ -281,7 +280,7 @@ def nir_to_graph(g: nir.NIRGraph, name: str | None = None) -> NetworkGraph:
     stored by :func:`graph_to_nir`, else ``"nir"``."""
     if not isinstance(g, nir.NIRGraph):
         raise NeuromapError(f"expected an nir.NIRGraph, got {type(g).__name__}")
-    return _Importer(g, name).run()
+    return validate(_Importer(g, name).run())
 
 
 class _Importer:
@@ -400,9 +399,18 @@ class _Importer:
             if len(shape) not in (1, 3) or min(shape, default=0) < 1:
                 raise NeuromapError(f"NIR Input {n} has shape {shape}; neuromap needs (n,) or "
                                     f"(C, H, W)")
+            check_neurons(int(np.prod(shape, dtype=np.int64)), f"NIR Input {n}")
             self.shape[n] = shape
             return
         shape = self._in_shape(n)
+        if isinstance(node, nir.Output):
+            declared = np.asarray((getattr(node, "output_type", None) or {}).get("output", []),
+                                  dtype=np.float64).reshape(-1)
+            if not np.all(np.isfinite(declared)) or np.any(declared < 0) or \
+                    np.any(declared != np.round(declared)) or \
+                    declared.size and np.prod(declared) != np.prod(shape):
+                raise NeuromapError(f"NIR Output {n} declares shape {declared.tolist()[:4]} but "
+                                    f"receives {shape}; fix the file")
         if isinstance(node, (nir.Output, *NEURON_TYPES)):
             out = shape
             if isinstance(node, NEURON_TYPES):
@@ -437,6 +445,7 @@ class _Importer:
                 raise NeuromapError(f"NIR {type(node).__name__} {n}: weight {w.shape} does not "
                                     f"take its {shape[0]} inputs")
             out = (int(w.shape[0]),)
+        check_neurons(int(np.prod(out, dtype=np.int64)), f"NIR node {n}")  # before any allocation
         self.shape[n] = tuple(int(v) for v in out)
 
     # -- paths from anchors -----------------------------------------------------------------
@@ -764,6 +773,10 @@ class _Importer:
         if bmax * scale > BIAS_MAX:
             scale = BIAS_MAX / bmax
         for r, w in zip(ins, scaled):
+            if np.any(w) and not np.any(np.round(w * scale)):
+                raise NeuromapError(f"NIR neuron node {n}: its bias or threshold is so much larger "
+                                    f"than its weights (scale {scale:.3g}) that every weight rounds "
+                                    f"to zero in fixed point; fix the parameters")
             r["edge"] = self._edge(r, np.round(w * scale))
         bias_q = np.round(_to_ir(leak, nir_shape) * scale)
         neuron = Neuron("CUBA", {"iDecay": int(i_decay), "vDecay": int(v_decay),
@@ -989,21 +1002,8 @@ def write_nir(graph: NetworkGraph, path: str | Path) -> Path:
     """Write ``graph`` as a NIR HDF5 file at ``path``, atomically (temp file, then rename)."""
     g = graph_to_nir(graph)
     path = Path(path).expanduser()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise NeuromapError(f"cannot create folder {path.parent} for the NIR file "
-                            f"({exc.strerror}); pass another --out") from None
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         nir.write(tmp, g)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise NeuromapError(f"cannot write NIR file {path} ({exc}); pass another path") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
@@ -1014,35 +1014,36 @@ def read_nir(path: str | Path) -> NetworkGraph:
     try:
         with h5py.File(path, "r") as f:
             _check_file(f, path)
-        g = nir.read(path)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            # nir derives values while reading (e.g. dividing by a zero tau); what they become is
+            # checked below, so its RuntimeWarnings would only add lines to a one-line error
+            warnings.simplefilter("ignore", RuntimeWarning)
+            g = nir.read(path)
     except NeuromapError:
         raise
-    except Exception as exc:  # nir.read raises assorted errors (KeyError, TypeError, assert)
-        raise NeuromapError(f"{path} could not be read as a NIR graph ({exc.__class__.__name__}: "
-                            f"{exc}); re-export it") from None
+    except Exception as exc:  # h5py and nir.read raise assorted errors (KeyError, TypeError...)
+        raise read_error(path, "NIR graph", exc) from None
     if not isinstance(g, nir.NIRGraph):
         raise NeuromapError(f"{path} holds a single NIR {type(g).__name__}, not a graph; export "
                             f"the whole network")
-    graph = nir_to_graph(g, None)
+    try:
+        with np.errstate(all="ignore"):  # non-finite results are refused by the checks themselves
+            graph = nir_to_graph(g, None)
+    except NeuromapError:
+        raise
+    except MemoryError:
+        raise NeuromapError(f"{path}: importing it ran out of memory; the graph declares more than "
+                            f"fits, lower its size or raise the limits (--max-neurons)") from None
+    except Exception as exc:  # hostile parameter values (strings, arrays) break the arithmetic
+        raise read_error(path, "NIR graph", exc) from None
     if graph.name == "nir" and not _graph_meta(g.metadata or {}):
-        graph = NetworkGraph(path.stem, graph.layers, graph.edges, {**graph.meta,
-                                                                     "source": str(path)})
-    return graph
+        name = "".join(c if c.isprintable() else "_" for c in path.stem)[:100] or "model"
+        graph = NetworkGraph(name, graph.layers, graph.edges, {**graph.meta, "source": str(path)})
+    return validate(graph)
 
 
 def _check_file(f: h5py.File, path: Path) -> None:
     if "node" not in f or not isinstance(f["node"], h5py.Group):
         raise NeuromapError(f"{path} has no 'node' group, so it is not a NIR file; write it with "
                             f"nir.write or `python -m neuromap.export --to nir`")
-    refuse_links(f, path, "NIR file")
-    big: list[str] = []
-
-    def visit_ds(name: str, obj: Any) -> None:
-        if isinstance(obj, h5py.Dataset) and (obj.size > MAX_ELEMENTS or obj.dtype.kind in "OV"
-                                              and not h5py.check_string_dtype(obj.dtype)):
-            big.append(name)
-
-    f.visititems(visit_ds)
-    if big:
-        raise NeuromapError(f"{path}: dataset {big[0]} is too large or not plain numbers/text; "
-                            f"re-export the file")
+    check_structure(f, path, "NIR file")

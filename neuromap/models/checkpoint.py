@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -10,6 +9,7 @@ import numpy as np
 import torch
 
 from neuromap.errors import NeuromapError
+from neuromap.outputs import atomic_path, write_bytes, write_json
 from neuromap.passes import eval_mode
 
 CONFIG_FILE = "config.json"
@@ -17,37 +17,19 @@ CONFIG_FILE = "config.json"
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write `data` to `path` through a temp file in the same folder and os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return write_bytes(path, data)
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> Path:
-    """Write `obj` as indented JSON to `path` atomically."""
-    return atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+    """Write `obj` as indented JSON (no NaN) to `path` atomically."""
+    return write_json(path, obj, sort_keys=True)
 
 
 def atomic_torch_save(path: str | Path, obj: Any) -> Path:
     """torch.save `obj` to `path` atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 

@@ -16,15 +16,14 @@ import numpy as np
 
 from ..errors import NeuromapError
 from ..graph import Edge, Layer, NetworkGraph, Neuron, conv_output_shape
-from ..h5io import refuse_links, require_hdf5
+from ..h5io import MAX_ELEMENTS, check_structure, read_error, require_hdf5
+from ..validate import check_neurons, validate
 
 SUPPORTED = ("input", "conv", "flatten", "dense", "dense_rec", "average", "concat")
 #: Graph extension versions this loader reads (docs/netx-graph-format.md).
 GRAPH_VERSIONS = (1,)
 #: Longest edge lag accepted (a sanity bound against hostile files, far above any zoo model).
 MAX_LAG = 4096
-#: Refuse datasets larger than this many elements (a hostile file could declare terabytes).
-MAX_ELEMENTS = 200_000_000
 #: Neuron used by NetX for a dense layer without a neuron description (non-leaky integrator).
 #: ``1 << 18 - 1`` is what lava-dl writes, i.e. 1 << 17.
 DEFAULT_NEURON = {"type": "CUBA", "iDecay": 0, "vDecay": 4096, "vThMant": 1 << 17,
@@ -41,13 +40,15 @@ def load_netx(path: str | Path) -> NetworkGraph:
             return _read(f, path)
     except NeuromapError:
         raise
-    except (OSError, KeyError, ValueError, TypeError, IndexError) as exc:
-        raise NeuromapError(f"{path} could not be read as a NetX network ({exc.__class__.__name__}: "
-                            f"{exc}); re-export it") from None
+    except MemoryError:
+        raise NeuromapError(f"{path}: reading it ran out of memory; the file declares more data than "
+                            f"fits, lower its size or raise the limits (--max-neurons)") from None
+    except Exception as exc:  # h5py raises OSError, RuntimeError, KeyError... on corrupt files
+        raise read_error(path, "NetX network", exc) from None
 
 
 def _read(f: h5py.File, path: Path) -> NetworkGraph:
-    refuse_links(f, path, "NetX model")
+    check_structure(f, path, "NetX model")
     if "layer" not in f or not isinstance(f["layer"], h5py.Group):
         raise NeuromapError(f"{path} has no 'layer' group, so it is not a NetX network; "
                             f"export it with lava-dl's export_hdf5 or neuromap.train")
@@ -70,6 +71,7 @@ def _read(f: h5py.File, path: Path) -> NetworkGraph:
     by_index: dict[int, Layer] = {}
     flatten_next = False
     for i in range(len(keys)):
+        check_neurons(sum(lay.size for lay in layers), str(path))
         cfg = group[str(i)]
         if not isinstance(cfg, h5py.Group) or "type" not in cfg:
             raise NeuromapError(f"{path}: layer {i} has no 'type'; the file is corrupt")
@@ -136,7 +138,13 @@ def _read(f: h5py.File, path: Path) -> NetworkGraph:
         by_index[i] = lay
     if len(layers) < 2:
         raise NeuromapError(f"{path} holds no synaptic layer; nothing to map")
-    return NetworkGraph(name=path.stem, layers=tuple(layers), edges=tuple(edges), meta=meta)
+    return validate(NetworkGraph(name=_graph_name(path), layers=tuple(layers), edges=tuple(edges), meta=meta))
+
+
+def _graph_name(path: Path) -> str:
+    """The file's stem as the graph name, made printable and short (it names reports)."""
+    stem = "".join(c if c.isprintable() else "_" for c in path.stem)[:100]
+    return stem if stem.strip() else "model"
 
 
 def _source(layers: list[Layer], cfg: h5py.Group, where: str, conv: bool) -> Layer:
@@ -146,7 +154,7 @@ def _source(layers: list[Layer], cfg: h5py.Group, where: str, conv: bool) -> Lay
     if conv:
         raise NeuromapError(f"{where}: the file has no input layer, so the input's width and "
                             f"height are unknown; export an 'input' layer with its shape first")
-    n_in = int(_scalar(cfg["inFeatures"])) if "inFeatures" in cfg else \
+    n_in = _whole(cfg["inFeatures"], where) if "inFeatures" in cfg else \
         int(np.prod(cfg["weight"].shape[1:]))
     return Layer("input", "input", (n_in,))
 
@@ -171,7 +179,7 @@ def _conv_edge(cfg: h5py.Group, src: Layer, name: str, where: str, lag: int = 0)
     if raw.ndim < 4:
         raise NeuromapError(f"{where}: conv weight must be 4-D (out, in, ky, kx), got {raw.shape}")
     weight = raw[:, :, ::-1, ::-1].reshape(raw.shape[:4]).transpose((0, 3, 2, 1))
-    groups = int(_scalar(cfg["groups"])) if "groups" in cfg else 1
+    groups = _whole(cfg["groups"], where) if "groups" in cfg else 1
     stride, padding, dilation = (_pair(cfg, k, where, d) for k, d in
                                  (("stride", 1), ("padding", 0), ("dilation", 1)))
     if groups < 1 or weight.shape[3] * groups != src.shape[2] or weight.shape[0] % groups:
@@ -244,8 +252,8 @@ def _graph_layer(cfg: h5py.Group, i: int, name: str, where: str, by_index: dict[
         at = f"{where}, input {k}"
         if not isinstance(ig, h5py.Group) or "source" not in ig or "type" not in ig:
             raise NeuromapError(f"{at}: needs 'source' and 'type'; the file is corrupt")
-        s = int(_scalar(ig["source"]))
-        lag = int(_scalar(ig["lag"])) if "lag" in ig else 0
+        s = _whole(ig["source"], at)
+        lag = _whole(ig["lag"], at) if "lag" in ig else 0
         etype = _string(ig["type"])
         if not 0 <= lag <= MAX_LAG:
             raise NeuromapError(f"{at}: lag {lag} is outside 0..{MAX_LAG}")
@@ -358,9 +366,12 @@ def _shape(cfg: h5py.Group, where: str) -> tuple[int, ...]:
     raw = np.asarray(cfg["shape"][()]).reshape(-1)
     if raw.size == 0 or raw.size > 3 or not np.issubdtype(raw.dtype, np.number):
         raise NeuromapError(f"{where}: shape {raw.tolist()} must be 1 to 3 positive integers")
+    if not np.all(np.isfinite(raw)) or np.any(raw != np.round(raw)) or np.any(np.abs(raw) > 2**31):
+        raise NeuromapError(f"{where}: shape {raw.tolist()} must be 1 to 3 positive integers")
     shape = tuple(int(v) for v in raw[::-1])  # file stores (c, y, x); NetX uses (x, y, c)
     if min(shape) <= 0 or int(np.prod(shape, dtype=np.int64)) > MAX_ELEMENTS:
         raise NeuromapError(f"{where}: shape {shape} is empty or too large")
+    check_neurons(int(np.prod(shape, dtype=np.int64)), where)
     return shape
 
 
@@ -381,6 +392,9 @@ def _pair(cfg: h5py.Group, key: str, where: str, default: int) -> tuple[int, int
     if key not in cfg:
         return (default, default)
     raw = np.asarray(cfg[key][()]).reshape(-1)
+    if not np.issubdtype(raw.dtype, np.number) or not np.all(np.isfinite(raw)) or \
+            np.any(raw != np.round(raw)) or np.any(np.abs(raw) > 2**31):
+        raise NeuromapError(f"{where}: '{key}' must be one or two whole numbers")
     if raw.size == 1:
         return (int(raw[0]), int(raw[0]))
     if raw.size == 2:
@@ -399,6 +413,16 @@ def _scalar(ds: h5py.Dataset) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def _whole(ds: h5py.Dataset, where: str) -> int:
+    """A dataset holding one whole number (a count, an index), else a NeuromapError."""
+    value = _scalar(ds)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float)) or \
+            not np.isfinite(value) or value != int(value) or abs(value) > 2**31:
+        raise NeuromapError(f"{where}: '{ds.name.rsplit('/', 1)[-1]}' must be one whole number, "
+                            f"got {str(value)[:40]}")
+    return int(value)
 
 
 def _string(ds: h5py.Dataset) -> str:

@@ -9,7 +9,6 @@ that names each input layer, its synapse and its lag.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -18,6 +17,7 @@ import numpy as np
 
 from ..errors import NeuromapError
 from ..graph import Edge, Layer, NetworkGraph
+from ..outputs import atomic_path
 from ..provenance import versions
 
 #: Version of the graph extension written to the file root (attribute ``netx_graph_version``).
@@ -29,11 +29,6 @@ METADATA_GROUP = "neuromap"
 def write_netx(graph: NetworkGraph, path: str | Path, metadata: Mapping[str, Any] | None = None) -> Path:
     """Write `graph` to `path` atomically; returns the resolved path."""
     path = Path(path).expanduser().resolve()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise NeuromapError(f"cannot create folder {path.parent} for the NetX file ({exc.strerror}); "
-                            "pass another path") from None
     meta = dict(graph.meta.get("neuromap", {}))
     meta.update(dict(metadata or {}))
     v = versions()
@@ -44,8 +39,7 @@ def write_netx(graph: NetworkGraph, path: str | Path, metadata: Mapping[str, Any
         meta_json = json.dumps(meta, sort_keys=True)
     except TypeError as exc:
         raise NeuromapError(f"export metadata must be JSON-serialisable: {exc}") from None
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             names = _write_layers(graph, f.create_group("layer"))
             f.attrs["netx_graph_version"] = GRAPH_FORMAT_VERSION
@@ -57,12 +51,6 @@ def write_netx(graph: NetworkGraph, path: str | Path, metadata: Mapping[str, Any
                 sg = f.create_group("simulation")
                 for k, val in sim.items():
                     sg.create_dataset(k, data=np.asarray(val))
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise NeuromapError(f"cannot write NetX file {path} ({exc}); pass another path") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 

@@ -4,10 +4,6 @@
 report folder atomically (a killed run never leaves a half-written report)."""
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +13,7 @@ from ..cost.accounting import CoreEvents
 from ..cost.model import CostEstimate
 from ..graph import NetworkGraph, synapse_count
 from ..mapper.mapping import Mapping
+from ..outputs import json_text, replace_folder, write_json
 
 
 def build_report(graph: NetworkGraph, mapping: Mapping, events: CoreEvents, cost: CostEstimate,
@@ -168,32 +165,19 @@ def _bound(r: dict[str, Any]) -> str:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2, default=_json_default)
-        f.write("\n")
-    os.replace(tmp, path)
+    write_json(path, data, default=_json_default)
 
 
 def write_report(report: dict[str, Any], folder: Path) -> Path:
     """Write report.json and report.md into ``folder``, replacing it as a whole."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
-    try:
-        (tmp / "report.json").write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
-        (tmp / "report.md").write_text(render_markdown(report))
-        old = None
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(folder, old)
-        os.replace(tmp, folder)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return folder
+    text = json_text(report, default=_json_default)
+    markdown = render_markdown(report)
+
+    def fill(tmp: Path) -> None:
+        (tmp / "report.json").write_text(text)
+        (tmp / "report.md").write_text(markdown)
+
+    return replace_folder(folder, fill)
 
 
 def _json_default(obj: Any) -> Any:
