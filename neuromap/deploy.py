@@ -117,27 +117,25 @@ def deploy(model: Path, profile: str = "loihi2", samples: int | None = None, inp
     if inputs.description.startswith("random"):
         print(f"note: {graph.name} has no known dataset and no --input was given; "
               f"feeding {inputs.description}", file=sys.stderr)
+    if engine not in ("fast", "lava"):
+        raise NeuromapError(f"unknown engine {engine!r}; use fast or lava")
     t0 = time.perf_counter()
+    verification = None
     if engine == "lava":
         from .sim.lava import simulate_lava
         activity = simulate_lava(graph, inputs.data, steps=inputs.steps, progress=progress)
         events = account(graph, mapping, activity)
         out_counts = output_counts(graph, activity)
-        verification = None
-    elif engine == "fast":
-        measured = measure_fast(graph, [mapping], inputs.data, inputs.steps, batch_size, verify, progress)
-        events, out_counts, first = measured.events[0], measured.output_counts, measured.first
+        sim_s = time.perf_counter() - t0
     else:
-        raise NeuromapError(f"unknown engine {engine!r}; use fast or lava")
-    sim_s = time.perf_counter() - t0
-    if engine == "fast" and verify:
-        if any(e.src == e.dst for e in graph.edges):  # Lava 0.10 cannot run NetX's RecurrentDense
+        measured = measure_fast(graph, [mapping], inputs.data, inputs.steps, batch_size, verify, progress)
+        events, out_counts = measured.events[0], measured.output_counts
+        sim_s = time.perf_counter() - t0
+        if verify and any(e.src == e.dst for e in graph.edges):  # Lava 0.10 cannot run RecurrentDense
             verification = {"engine": "lava", "samples": 0, "skipped": "Lava 0.10 has no process model "
                             "for recurrent dense layers, so this network was not checked against Lava"}
-        else:
-            verification = verify_against_lava(graph, mapping, inputs, first, progress)
-    elif engine == "fast":
-        verification = None
+        elif verify:
+            verification = verify_against_lava(graph, mapping, inputs, measured.first, progress)
     cost = estimate_cost(events, mapping, prof, graph)
 
     pred = np.argmax(out_counts, axis=1)
