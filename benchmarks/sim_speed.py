@@ -37,6 +37,7 @@ from neuromap.sim.activity import depths
 from neuromap.sim.fast import default_device, run_fast
 from neuromap.sim.lava import ensure_lava_importable, simulate_lava
 
+THREADS = [1]  # the fast engine's torch threads, set from --threads
 NETWORKS = ["digitnet", "squeezenet", "squeezenet_p", "shufflenetv2", "mnasnet", "mixnet", "pilotnet"]
 
 
@@ -62,7 +63,7 @@ def network(name: str, tmp: Path, pilotnet_samples: int, seed: int) -> tuple[Net
 def fast_full(graph: NetworkGraph, x: np.ndarray, steps: int | None, mapping, batch: int | None) -> tuple[float, int]:
     acc = EventAccumulator(graph, mapping)
     t0 = time.perf_counter()
-    for chunk in run_fast(graph, x, steps=steps, batch_size=batch):
+    for chunk in run_fast(graph, x, steps=steps, batch_size=batch, threads=THREADS[0]):
         acc.add(chunk)
     events = acc.result()
     return time.perf_counter() - t0, int(events.steps)
@@ -72,7 +73,7 @@ def fast_rate(graph: NetworkGraph, x: np.ndarray, steps: int | None, batch: int)
     """Sample-steps per second of the engine alone at one batch size (one chunk of `batch` samples)."""
     part = x[:batch] if x.shape[0] >= batch else np.concatenate([x] * (-(-batch // x.shape[0])))[:batch]
     t0 = time.perf_counter()
-    chunks = list(run_fast(graph, part, steps=steps, batch_size=batch))
+    chunks = list(run_fast(graph, part, steps=steps, batch_size=batch, threads=THREADS[0]))
     wall = time.perf_counter() - t0
     return batch * chunks[0].steps / wall
 
@@ -83,11 +84,11 @@ def main() -> None:
     p.add_argument("--lava-samples", type=int, default=1,
                    help="samples through Lava per network (digitnet: 5, so that Lava's start-up is amortised)")
     p.add_argument("--pilotnet-samples", type=int, default=100)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1, help="the fast engine's CPU threads")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/sim_speed.md"))
     args = p.parse_args()
-    torch.set_num_threads(args.threads)
+    THREADS[0] = args.threads
     ensure_lava_importable()
     profile = load_profile("loihi2")
     rows = []
@@ -102,7 +103,7 @@ def main() -> None:
             t0 = time.perf_counter()
             lava = simulate_lava(graph, x[:n], steps=steps)
             lava_s = time.perf_counter() - t0
-            fast = next(run_fast(graph, x[:n], steps=steps))
+            fast = next(run_fast(graph, x[:n], steps=steps, threads=args.threads))
             mismatches = sum(int(np.sum(fast.events[k] != lava.events[k])) for k in lava.events)
             lava_rate = n * T / lava_s
             rows.append({"network": name, "neurons": graph.num_neurons, "steps": T, "samples": x.shape[0],

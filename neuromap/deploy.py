@@ -64,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="with --engine fast: samples also run through Lava and compared (default 1; 0 skips)")
     parser.add_argument("--batch-size", type=int_in(1, 1_000_000),
                         help="samples per chunk of the fast engine (bounds memory; default: sized to the network)")
+    parser.add_argument("--threads", type=int_in(1, 256), default=1,
+                        help="CPU threads of the fast engine (default 1: its small steps run slower on two "
+                             "threads once another process is busy)")
     parser.add_argument("--model", type=Path, help="NetX .net file (default: newest in netx_models/)")
     parser.add_argument("--models-dir", type=Path, default=Path("netx_models"),
                         help="where --model defaults from")
@@ -94,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     check_file(args.summary_json, "--summary-json", inputs, not_inside=folder)
     report = deploy(model, profile=args.profile, samples=args.samples, input_path=args.input,
                     steps=args.steps, seed=args.seed, progress=not args.quiet, strategy=args.strategy,
-                    engine=args.engine, verify=args.verify, batch_size=args.batch_size)
+                    engine=args.engine, verify=args.verify, batch_size=args.batch_size, threads=args.threads)
     folder = write_report(report, folder)
     if args.summary_json:
         write_json_atomic(args.summary_json, summary_of(report))
@@ -104,7 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def deploy(model: Path, profile: str = "loihi2", samples: int | None = None, input_path: Path | None = None,
            steps: int | None = None, seed: int = 0, progress: bool = False, strategy: str = "layerwise",
-           engine: str = "fast", verify: int = 1, batch_size: int | None = None) -> dict[str, Any]:
+           engine: str = "fast", verify: int = 1, batch_size: int | None = None,
+           threads: int | None = 1) -> dict[str, Any]:
     """Load, map, simulate, account and cost one model; returns the report dict."""
     graph = load_netx(model)
     prof = load_profile(profile)
@@ -128,7 +132,7 @@ def deploy(model: Path, profile: str = "loihi2", samples: int | None = None, inp
         out_counts = output_counts(graph, activity)
         sim_s = time.perf_counter() - t0
     else:
-        measured = measure_fast(graph, [mapping], inputs.data, inputs.steps, batch_size, verify, progress)
+        measured = measure_fast(graph, [mapping], inputs.data, inputs.steps, batch_size, verify, progress, threads)
         events, out_counts = measured.events[0], measured.output_counts
         sim_s = time.perf_counter() - t0
         if verify and any(e.src == e.dst for e in graph.edges):  # Lava 0.10 cannot run RecurrentDense
@@ -146,7 +150,7 @@ def deploy(model: Path, profile: str = "loihi2", samples: int | None = None, inp
         "verification": verification,
         "mapping_seconds": map_s, "simulation_seconds": sim_s,
         "samples_per_second": n / sim_s if sim_s > 0 else None,
-        "seed": seed, "versions": versions(),
+        "threads": threads if engine == "fast" else None, "seed": seed, "versions": versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     if inputs.labels is not None:

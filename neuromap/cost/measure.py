@@ -12,7 +12,7 @@ from ..hw.profile import HardwareProfile
 from ..mapper import map_network
 from ..mapper.mapping import Mapping
 from ..sim.activity import Activity
-from ..sim.fast import run_fast
+from ..sim.fast import DEFAULT_THREADS, run_fast
 from .accounting import CoreEvents, EventAccumulator
 from .model import estimate_cost
 
@@ -31,12 +31,13 @@ def output_counts(graph: NetworkGraph, activity: Activity) -> np.ndarray:
 
 
 def measure_fast(graph: NetworkGraph, mappings: Sequence[Mapping], data: np.ndarray, steps: int | None,
-                 batch_size: int | None = None, keep: int = 0, progress: bool = False) -> Measured:
+                 batch_size: int | None = None, keep: int = 0, progress: bool = False,
+                 threads: int | None = DEFAULT_THREADS) -> Measured:
     """Every sample through the fast engine once, accounted chunk by chunk for every mapping."""
     accs = [EventAccumulator(graph, m) for m in mappings]
     counts, kept = [], []
     held = 0
-    for chunk in run_fast(graph, data, steps=steps, batch_size=batch_size, progress=progress):
+    for chunk in run_fast(graph, data, steps=steps, batch_size=batch_size, progress=progress, threads=threads):
         for acc in accs:
             acc.add(chunk)
         counts.append(output_counts(graph, chunk))

@@ -43,6 +43,10 @@ SUPPORTED_NEURONS = RESETTABLE + SIGMA_DELTA
 #: Samples per chunk when the caller gives none: bounded so that a chunk's recorded events stay
 #: near this many values.
 CHUNK_VALUES = 40_000_000
+#: torch CPU threads while the engine runs. Its steps are many small tensor operations, which a
+#: second thread slows down as soon as the other core is busy (3 against 62 sample-steps per second
+#: for squeezenet on a shared 2-core machine; see docs/performance.md).
+DEFAULT_THREADS = 1
 _I32 = 1 << 32
 _U24 = 1 << 24
 _M23 = 1 << 23
@@ -311,15 +315,20 @@ class Trace:
 
 
 def run_fast(graph: NetworkGraph, inputs: np.ndarray, steps: int | None = None, batch_size: int | None = None,
-             device: str | torch.device | None = None, progress: bool = False) -> Iterator[Activity]:
+             device: str | torch.device | None = None, progress: bool = False,
+             threads: int | None = DEFAULT_THREADS) -> Iterator[Activity]:
     """Yield the Activity of ``inputs`` chunk by chunk (samples in order), as ``simulate_lava``
-    would return it for the same samples. ``inputs`` as for ``simulate_lava``."""
+    would return it for the same samples. ``inputs`` as for ``simulate_lava``. ``threads`` sets
+    torch's CPU threads while the engine runs (None: leave them as they are)."""
     data, static, T = _prepare(graph, inputs, steps)
     prog = compile_graph(graph, binary_input=_binary(data), device=device)
     n = data.shape[0]
     if batch_size is None:
         batch_size = max(1, CHUNK_VALUES // max(1, T * sum(lay.size for lay in graph.layers)))
     bar = _progress(n, progress)
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
     try:
         if prog.independent:
             for start in range(0, n, batch_size):
@@ -330,13 +339,14 @@ def run_fast(graph: NetworkGraph, inputs: np.ndarray, steps: int | None = None, 
             yield from _stream_chunks(prog, data, static, T, batch_size, bar)
     finally:
         bar.close()
+        torch.set_num_threads(before)
 
 
 def simulate_fast(graph: NetworkGraph, inputs: np.ndarray, steps: int | None = None,
                   batch_size: int | None = None, device: str | torch.device | None = None,
-                  progress: bool = False) -> Activity:
+                  progress: bool = False, threads: int | None = DEFAULT_THREADS) -> Activity:
     """All samples at once (``run_fast`` concatenated): the drop-in for ``simulate_lava``."""
-    chunks = list(run_fast(graph, inputs, steps, batch_size, device, progress))
+    chunks = list(run_fast(graph, inputs, steps, batch_size, device, progress, threads))
     events = {name: np.concatenate([c.events[name] for c in chunks]) for name in chunks[0].events}
     return Activity(events=events, steps=chunks[0].steps)
 
