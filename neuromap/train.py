@@ -301,8 +301,9 @@ def fit_twin(model: torch.nn.Module, twin: _Twin, epochs: int, lr: float, batch_
              resume_state: dict[str, Any] | None = None, train_seconds: float = 0.0,
              evaluate: Callable[[torch.nn.Module], float] | None = None) -> tuple[list[dict[str, Any]], float]:
     """Fit one twin: Adam, cosine-decayed per epoch from `lr`, minibatches in a seeded order. An SNN
-    with a normalisation trains its last `fold_epochs` epochs folded (neuromap.models.norm.fold_norm;
-    with 0 it is folded after the last epoch), so the model returned is the one that exports.
+    with a normalisation trains its last `fold_epochs` epochs folded (neuromap.models.norm.fold_norm:
+    folded after max(1, epochs - fold_epochs) epochs, so always after the last), so the model returned
+    is the one that exports.
     Per epoch the history gets the mean training loss, the on-the-fly training accuracy and
     `evaluate(model)` (test accuracy) when given; with `ckpt_path` each epoch is checkpointed there
     and `resume_state` (such a checkpoint) continues one. Returns (history, training seconds)."""
@@ -312,7 +313,7 @@ def fit_twin(model: torch.nn.Module, twin: _Twin, epochs: int, lr: float, batch_
 
     depth = network_depth(model)
     normed = twin.kind == "snn" and has_norm(model)
-    fold_at = epochs - fold_epochs if fold_epochs > 0 else epochs
+    fold_at = max(1, epochs - fold_epochs)  # folded after this many epochs (at least one with batch statistics)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(int(seed))
     start_epoch = 0
@@ -336,8 +337,6 @@ def fit_twin(model: torch.nn.Module, twin: _Twin, epochs: int, lr: float, batch_
 
     n = len(twin.y_train)
     for epoch in range(start_epoch, epochs):
-        if normed and epoch == fold_at and not _is_folded(model):
-            fold()
         t0 = time.perf_counter()
         set_lr(epoch)
         model.train()
@@ -357,8 +356,8 @@ def fit_twin(model: torch.nn.Module, twin: _Twin, epochs: int, lr: float, batch_
                 correct += int((twin.predict(output.detach()) == twin.y_train[idx]).sum())
                 bar.set_postfix(loss=f"{total / min(n, start + batch_size):.4f}", refresh=False)
                 bar.update(1)
-            if normed and epoch == epochs - 1 and not _is_folded(model):
-                fold_norm(model)  # fold_epochs 0: fold after the last epoch, before it is measured
+            if normed and epoch + 1 >= fold_at and not _is_folded(model):
+                fold()  # before the epoch is measured and checkpointed, so --resume continues folded
             entry = {"epoch": epoch + 1, "train_loss": round(total / n, 5), "train_accuracy": round(correct / n, 5)}
             if evaluate is not None:
                 entry["test_accuracy"] = round(float(evaluate(model)), 5)
@@ -371,8 +370,8 @@ def fit_twin(model: torch.nn.Module, twin: _Twin, epochs: int, lr: float, batch_
             if twin.kind == "snn":
                 state["surrogate_scales"] = surrogate_scales(model)
             atomic_torch_save(ckpt_path, state)
-    if normed and not _is_folded(model):
-        fold_norm(model)
+    if normed and not _is_folded(model):  # a resumed run that had already reached its epochs
+        fold()
     return history, train_seconds
 
 

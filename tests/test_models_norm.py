@@ -14,7 +14,7 @@ from neuromap.models.norm import BIAS_SCALE, W_MAX, ChannelNorm, attach_norm, fo
 from neuromap.netx.load import load_netx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_graph_netx import FAMILIES, small  # noqa: E402
+from test_graph_netx import small  # noqa: E402
 
 
 def _spikes(seed: int, n: int = 4, T: int = 32, p: float = 0.3) -> torch.Tensor:
@@ -75,7 +75,9 @@ def test_fold_is_exact_in_slayer_up_to_quantisation() -> None:
         assert float(u.block.neuron.threshold) * BIAS_SCALE == int(u.block.neuron.norm.threshold_mant)
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+# residual shortcuts with per-channel gains (mnasnet), masked mixed kernels (mixnet), routed concat and
+# shuffle (shufflenetv2); tests/test_graph_netx.py covers every family without normalisation
+@pytest.mark.parametrize("family", ["mnasnet", "mixnet", "shufflenetv2"])
 def test_folded_twin_runs_in_lava_spike_for_spike(tmp_path: Path, family: str) -> None:
     from neuromap.sim.lava import simulate_lava
 
@@ -90,3 +92,40 @@ def test_folded_twin_runs_in_lava_spike_for_spike(tmp_path: Path, family: str) -
         assert mismatches == 0, f"{name}: {mismatches} spikes differ between Lava and SLAYER"
     silent = [name for name, (_, spikes) in checks.items() if spikes == 0]
     assert len(silent) <= 2, f"too many silent layers for a meaningful check: {silent}"
+
+
+def test_normalised_training_folds_resumes_exactly_and_reloads(monkeypatch: pytest.MonkeyPatch,
+                                                               tmp_path: Path) -> None:
+    """The zoo recipe: one epoch with batch statistics, then folded; 1 epoch + --resume to 2 equals 2
+    straight (the fold lands in the checkpoint), and the run folder reloads the folded twin."""
+    import json
+
+    import neuromap.train as train
+    from neuromap.data.digits import DigitsSplit, load_digits_split
+    from neuromap.data.encode import rate_encode
+    from neuromap.errors import run_cli
+    from neuromap.models.checkpoint import load_snn_from_run, safe_torch_load, snn_output_counts
+
+    def tiny(seed: int = 0, test_fraction: float = 0.25) -> DigitsSplit:
+        full = load_digits_split(seed, test_fraction)
+        return DigitsSplit(full.x_train[:48], full.y_train[:48], full.x_test[:16], full.y_test[:16])
+
+    monkeypatch.setattr(train, "load_digits_split", tiny)
+    base = ["--model", "squeezenet_p", "--kind", "snn", "--no-progress", "--timesteps", "16",
+            "--out", str(tmp_path / "runs"), "--export", str(tmp_path / "m.net")]
+    assert run_cli(train.main, base + ["--name", "straight", "--epochs", "2"]) == 0
+    assert run_cli(train.main, base + ["--name", "resumed", "--epochs", "1"]) == 0
+    one = safe_torch_load(tmp_path / "runs" / "resumed" / "snn.pt")
+    assert all(int(v) == 1 for k, v in one.items() if k.endswith("norm.folded"))
+    assert run_cli(train.main, base + ["--name", "resumed", "--epochs", "2", "--resume"]) == 0
+    a = safe_torch_load(tmp_path / "runs" / "straight" / "snn.pt")
+    b = safe_torch_load(tmp_path / "runs" / "resumed" / "snn.pt")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert any(k.endswith("norm.shift") for k in a)
+    model, cfg = load_snn_from_run(tmp_path / "runs" / "straight")
+    assert has_norm(model) and all(m.is_folded for m in model.modules() if isinstance(m, ChannelNorm))
+    split = tiny()
+    counts = snn_output_counts(model, rate_encode(split.x_test, 16, cfg["timesteps"]))
+    metrics = json.loads((tmp_path / "runs" / "straight" / "metrics.json").read_text())["snn"]
+    assert float((counts.argmax(1) == split.y_test).mean()) == pytest.approx(metrics["test_accuracy"])
+    assert [h["epoch"] for h in metrics["history"]] == [1, 2]
