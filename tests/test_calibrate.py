@@ -91,7 +91,7 @@ def test_calibrate_only_touches_the_named_layers(sqp: tuple[torch.nn.Module, tor
 
 
 CALIBRATED = ["--norm", "none", "--loss", "spike_rate", "--recipe", 'calibration={"target_rate": 0.1, "samples": 32}',
-              "--recipe", 'surrogate_balance={"samples": 64, "iters": 3}']
+              "--recipe", 'surrogate_balance={"samples": 64, "iters": 3}']  # the zoo's recipe with SpikeRate
 
 
 def test_train_cli_calibrates_zoo_snns_and_records_rates(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -118,13 +118,14 @@ def test_train_cli_calibrates_zoo_snns_and_records_rates(monkeypatch: pytest.Mon
     assert max(rms) / min(rms) < 1.01 < 100 < max(before) / min(before)  # a chain: equal after balancing
     state = safe_torch_load(tmp_path / "runs" / "cal" / "checkpoint" / "snn.pt")
     assert [float(f"{v:.4g}") for v in state["surrogate_scales"]] == scales
-    # the zoo's registered recipe: normalised, neither calibrated nor balanced
-    assert run_cli(train.main, base + ["--name", "raw"]) == 0
+    assert config["recipe"] == train.resolve_recipe("squeezenet_p", {"loss": "spike_rate"})  # the zoo's, but the loss
+    assert run_cli(train.main, base + ["--name", "raw", "--recipe", "calibration=null",
+                                       "--recipe", "surrogate_balance=null"]) == 0
     raw = json.loads((tmp_path / "runs" / "raw" / "metrics.json").read_text())["snn"]
     assert "calibration" not in raw and "surrogate" not in raw
     raw_config = json.loads((tmp_path / "runs" / "raw" / "config.json").read_text())
     assert raw_config["recipe"]["calibration"] is None and raw_config["recipe"]["surrogate_balance"] is None
-    assert raw_config["recipe"]["norm"] == "tdbn" and raw_config["recipe"]["loss"] == "tet"
+    assert raw_config["recipe"]["norm"] == "none" and raw_config["recipe"]["loss"] == "tet"
     assert run_cli(train.main, base + ["--name", "lr", "--lr", "0.01", "--kind", "cnn"]) == 0
     assert json.loads((tmp_path / "runs" / "lr" / "config.json").read_text())["lr"] == {"snn": 0.01, "cnn": 0.01}
 

@@ -96,7 +96,7 @@ def test_folded_twin_runs_in_lava_spike_for_spike(tmp_path: Path, family: str) -
 
 def test_normalised_training_folds_resumes_exactly_and_reloads(monkeypatch: pytest.MonkeyPatch,
                                                                tmp_path: Path) -> None:
-    """The zoo recipe: one epoch with batch statistics, then folded; 1 epoch + --resume to 2 equals 2
+    """`--norm tdbn`: one epoch with batch statistics, then folded; 1 epoch + --resume to 2 equals 2
     straight (the fold lands in the checkpoint), and the run folder reloads the folded twin."""
     import json
 
@@ -111,7 +111,8 @@ def test_normalised_training_folds_resumes_exactly_and_reloads(monkeypatch: pyte
         return DigitsSplit(full.x_train[:48], full.y_train[:48], full.x_test[:16], full.y_test[:16])
 
     monkeypatch.setattr(train, "load_digits_split", tiny)
-    base = ["--model", "squeezenet_p", "--kind", "snn", "--no-progress", "--timesteps", "16",
+    base = ["--model", "squeezenet_p", "--kind", "snn", "--no-progress", "--timesteps", "16", "--norm", "tdbn",
+            "--recipe", "calibration=null", "--recipe", "surrogate_balance=null",
             "--out", str(tmp_path / "runs"), "--export", str(tmp_path / "m.net")]
     assert run_cli(train.main, base + ["--name", "straight", "--epochs", "2"]) == 0
     assert run_cli(train.main, base + ["--name", "resumed", "--epochs", "1"]) == 0

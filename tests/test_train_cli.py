@@ -58,6 +58,7 @@ def _args(tmp_path: Path, *extra: str) -> list[str]:
     (["--recipe", "momentum=0.9"], "recipe key 'momentum' is unknown; allowed keys: window, lr"),
     (["--recipe", "window.steps=3"], "recipe key 'window.steps' is unknown"),
     (["--recipe", "fold_epochs"], "--recipe takes KEY=VALUE"),
+    (["--model", "squeezenet_p", "--norm", "tdbn"], "recipe key 'calibration' must be null with norm 'tdbn'"),
     (["--loss", "mse"], "invalid choice"),
 ])
 def test_bad_options_exit_2_with_one_line(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str],

@@ -43,6 +43,9 @@ W_MAX = 254.0 / 64.0
 #: threshold down when folded.
 SIGMA_FLOOR_REL = 0.1
 EPS = 1e-5
+#: Batch-statistics training starts with each layer's largest weight at this fraction of the 8-bit
+#: range (attach_norm), so quantisation keeps the weights' resolution.
+WEIGHT_SPREAD = 0.5
 MOMENTUM = 0.1
 NORM_KINDS = ("tdbn", "none")
 
@@ -153,15 +156,35 @@ def attach_norm(model: torch.nn.Module, folded: bool = False) -> int:
     from neuromap.models.blocks import Residual
 
     starts = layer_starts(model)
+    residual_of = {}
+    for m in model.modules():
+        if isinstance(m, Residual) and m.kind == "snn" and not hasattr(m, "skip_gain"):
+            m.register_buffer("skip_gain", torch.full((m.cout,), float(m.skip_weight)))
+            residual_of[id(m.body[-1])] = m
     n = 0
     for name, unit in _conv_units(model):
         neuron = unit.block.neuron
         neuron.norm = ChannelNorm(unit.cout, float(neuron.threshold), starts[_layer_name(name)], folded)
         n += 1
-    for m in model.modules():
-        if isinstance(m, Residual) and m.kind == "snn" and not hasattr(m, "skip_gain"):
-            m.register_buffer("skip_gain", torch.full((m.cout,), float(m.skip_weight)))
+        if not folded:
+            _spread_weights(unit, residual_of.get(id(unit)))
     return n
+
+
+@torch.no_grad()
+def _spread_weights(unit: torch.nn.Module, residual: torch.nn.Module | None) -> None:
+    """Scale a layer's weights (and its shortcut gain) so the largest is WEIGHT_SPREAD x SLAYER's 8-bit
+    maximum. The normalisation makes the layer's output independent of this scale, but SLAYER
+    quantises weights on a 2/64 grid in every forward pass: at the built scale (mean |w| of 0.02 to
+    0.1 in the zoo) most weights would round to 0 or one step."""
+    w = unit.block.synapse.weight
+    peak = float(w.abs().max())
+    if peak == 0.0:
+        return
+    s = WEIGHT_SPREAD * W_MAX / peak
+    w.mul_(s)
+    if residual is not None:
+        residual.skip_gain.mul_(s)
 
 
 def has_norm(model: torch.nn.Module) -> bool:
