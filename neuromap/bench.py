@@ -125,10 +125,17 @@ def _train_or_load(model: str, args: argparse.Namespace, log: Callable[[str], No
     name = f"bench_{model}_{args.dataset}"
     run_dir = (Path(args.runs) / name).resolve()
     # runs made with another recipe than the registered one are retrained
+    recipe = train.resolve_recipe(model)
     want: dict[str, Any] = {"model": model, "dataset": args.dataset, "epochs": args.epochs, "seed": args.seed,
-                            "recipe": train.resolve_recipe(model)}
+                            "recipe": recipe}
     if args.timesteps is not None:
         want["timesteps"] = args.timesteps
+    else:  # the recipe's window (the depth does not depend on the input size)
+        from neuromap.models import create_model
+
+        probe = create_model(model, kind="cnn", num_classes=10, input_shape=(1, 8, 8),
+                             **train.MODEL_KWARGS.get(model, {}))
+        want["timesteps"] = train.window(recipe, train.network_depth(probe))
     if not args.retrain and _run_matches(run_dir, want):
         log(f"{model}: loading {run_dir} (same model, dataset, epochs, seed, recipe)")
         return run_dir, False
