@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m neuromap.prune`."""
     from neuromap.metrics import count_macs, energy_mj
-    from neuromap.train import _Twin, _versions
+    from neuromap.train import _Twin, _versions, resolve_recipe
 
     args = build_parser().parse_args(argv)
     names = list(PAPER_SCHEDULES) + [IMPORTANCE]
@@ -234,9 +234,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         data = DigitsSplit(data.x_train[:ntr], data.y_train[:ntr], data.x_test[:nte], data.y_test[:nte],
                            num_classes=data.num_classes, max_level=data.max_level)
     shape, nc = data.input_shape, data.num_classes
-    # the SNN recipe pruning keeps (a pruned net changes depth, so the normalisation's per-layer
-    # timing would have to be rebuilt for every schedule): calibrated, SpikeRate loss
-    recipe = {"loss": "spike_rate", "loss_gain": 8.0}
+    # squeezenet_p's registered recipe with the SpikeRate loss pruning was measured with (the SNN's
+    # depth changes with the schedule; fit_twin passes each net's own depth to the loss)
+    recipe = resolve_recipe("squeezenet_p", {"loss": "spike_rate"})
     config = {"num_classes": nc, "timesteps": args.timesteps, "recipe": recipe, "depth": 0}
     twin = _Twin(args.kind, config, data)
 
