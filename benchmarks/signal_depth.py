@@ -23,7 +23,7 @@ import torch
 
 from neuromap.data.digits import load_digits_split
 from neuromap.data.encode import rate_encode
-from neuromap.models.checkpoint import build_from_config, load_config, safe_torch_load
+from neuromap.models.checkpoint import build_from_config, load_config, load_snn_from_run, safe_torch_load
 from neuromap.models.signal import signal_report
 from neuromap.train import TEST_FRACTION, _Twin, initial_model
 
@@ -48,8 +48,11 @@ def report_run(run_dir: Path, samples: int) -> list[dict]:
             x_test = twin.x_test
         held_out = (x_test, torch.from_numpy(data.y_test))
         x = twin.batch(torch.arange(n))                 # the same encoded inputs for both stages
-        trained = build_from_config(config, kind)
-        trained.load_state_dict(safe_torch_load(run_dir / f"{kind}.pt"))
+        if kind == "snn":  # with its folded normalisation, if the recipe has one
+            trained = load_snn_from_run(run_dir)[0]
+        else:
+            trained = build_from_config(config, kind)
+            trained.load_state_dict(safe_torch_load(run_dir / f"{kind}.pt"))
         for stage, model in (("init", init), ("trained", trained)):
             rep = signal_report(model, x, twin.y_train[:n], twin.num_classes, kind, held_out=held_out)
             layers = rep["layers"]

@@ -28,7 +28,8 @@ from neuromap.data.digits import load_digits_split
 from neuromap.models import create_model
 from neuromap.models.calibrate import set_surrogate_scales, surrogate_scales
 from neuromap.models.signal import gradient_report
-from neuromap.train import TEST_FRACTION, _Twin, default_recipe, initial_model
+from neuromap.models.recipe import window
+from neuromap.train import TEST_FRACTION, _Twin, initial_model, resolve_recipe
 
 FAMILIES = ["squeezenet", "squeezenet_p", "shufflenetv2", "mnasnet", "mixnet"]
 
@@ -36,8 +37,11 @@ FAMILIES = ["squeezenet", "squeezenet_p", "shufflenetv2", "mnasnet", "mixnet"]
 def measure(model_name: str, scales: list[float], samples: int) -> list[dict]:
     data = load_digits_split(seed=0, test_fraction=TEST_FRACTION)
     depth = create_model(model_name, kind="cnn", num_classes=data.num_classes, input_shape=data.input_shape).depth
+    # the calibrated, unnormalised SNN this benchmark was made for (the zoo recipe normalises instead)
+    recipe = resolve_recipe(model_name, {"norm": "none", "loss": "spike_rate",
+                                         "calibration": {"target_rate": 0.1, "samples": 32}})
     config = {"model": model_name, "seed": 0, "num_classes": data.num_classes, "input_shape": list(data.input_shape),
-              "model_kwargs": {}, **default_recipe(depth, model_name)}
+              "model_kwargs": {}, "recipe": recipe, "timesteps": window(recipe, depth), "depth": depth}
     twin = _Twin("snn", config, data)
     model, _ = initial_model("snn", config, twin)
     model.train()

@@ -122,52 +122,44 @@ def _run_matches(run_dir: Path, want: dict[str, Any]) -> bool:
         return False
     if cfg.get("kind") != "both" or not {"snn", "cnn"} <= set(metrics):
         return False
-    from neuromap.train import config_value
-
-    return all(config_value(cfg, k) == v for k, v in want.items())
+    return all(cfg.get(k) == v for k, v in want.items())
 
 
 def _train_or_load(model: str, args: argparse.Namespace, log: Callable[[str], None]) -> tuple[Path, bool]:
-    """Train both twins of `model` unless a matching run exists; returns (run folder, trained?)."""
+    """Train both twins of `model` with its registered recipe (neuromap.train.fit_run) unless a matching
+    run exists; returns (run folder, trained?)."""
     from neuromap import train
 
     name = f"bench_{model}_{args.dataset}"
     run_dir = (Path(args.runs) / name).resolve()
-    want: dict[str, Any] = {"model": model, "dataset": args.dataset, "epochs": args.epochs, "seed": args.seed}
-    # the default SNN recipe (window, learning rate, calibration, surrogate balancing): runs made with
-    # an older recipe are retrained
-    depth = None
-    if model != "digitnet":
-        from neuromap.models import create_model
-
-        depth = create_model(model, kind="cnn", num_classes=10, input_shape=(1, 8, 8)).depth
-    want.update(train.default_recipe(depth, model))
+    # runs made with another recipe than the registered one are retrained
+    recipe = train.resolve_recipe(model)
+    want: dict[str, Any] = {"model": model, "dataset": args.dataset, "epochs": args.epochs, "seed": args.seed,
+                            "recipe": recipe}
     # the code and package versions too: a run trained by other code is not this command's result
     want["fingerprint"] = training_fingerprint()
     if args.timesteps is not None:
         want["timesteps"] = args.timesteps
+    else:  # the recipe's window (the depth does not depend on the input size)
+        from neuromap.models import create_model
+
+        probe = create_model(model, kind="cnn", num_classes=10, input_shape=(1, 8, 8),
+                             **train.MODEL_KWARGS.get(model, {}))
+        want["timesteps"] = train.window(recipe, train.network_depth(probe))
     if not args.retrain and _run_matches(run_dir, want):
-        log(f"{model}: loading {run_dir} (same model, dataset, epochs, seed)")
+        log(f"{model}: loading {run_dir} (same model, dataset, epochs, seed, recipe)")
         return run_dir, False
     log(f"{model}: training both twins for {args.epochs} epoch(s) into {run_dir}")
-    argv = ["--model", model, "--dataset", args.dataset, "--data-dir", str(args.data_dir), "--kind", "both",
-            "--epochs", str(args.epochs), "--seed", str(args.seed), "--name", name, "--out", str(Path(args.runs)),
-            "--export", str(run_dir / "snn.net")]
-    if args.timesteps is not None:
-        argv += ["--timesteps", str(args.timesteps)]
-    if args.no_progress:
-        argv.append("--no-progress")
     stdout = io.StringIO()
     try:
         from contextlib import redirect_stdout
 
         with redirect_stdout(stdout):
-            code = train.main(argv)
+            train.fit_run(model, args.dataset, kind="both", epochs=args.epochs, seed=args.seed, name=name,
+                          out=Path(args.runs), export=run_dir / "snn.net", data_dir=args.data_dir,
+                          progress=not args.no_progress, timesteps=args.timesteps)
     finally:
         torch.set_num_threads(1)
-    if code != 0:
-        raise NeuromapError(f"training {model} failed (exit {code}); run `python -m neuromap.train "
-                            f"{' '.join(argv)}` to see why")
     return run_dir, True
 
 
@@ -422,8 +414,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tqdm import tqdm
 
     from neuromap.data.datasets import DATASETS, load_dataset
-    from neuromap.train import config_value
-
     if args.dataset not in DATASETS:
         raise NeuromapError(f"unknown dataset {args.dataset!r}; available datasets: {', '.join(DATASETS)}")
     models = _parse_models(args.models)
@@ -447,9 +437,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise NeuromapError(f"{run_dir} holds another seed or dataset; rerun with --retrain")
             rows += measure_run(run_dir, data, args.test_samples)
             runs[model] = {"run_dir": str(run_dir), "trained_now": trained, "timesteps": cfg.get("timesteps"),
-                           "train_config": {k: config_value(cfg, k) for k in (
-                               "epochs", "batch_size", "lr", "seed", "timesteps", "encoding", "loss", "model_kwargs",
-                               "calibration", "surrogate_balance", "surrogate_width")},
+                           "train_config": {k: cfg.get(k) for k in (
+                               "epochs", "seed", "timesteps", "encoding", "model_kwargs", "recipe")},
                            "train_versions": cfg.get("versions")}
             bar.update(1)
     from neuromap.metrics import PRESETS

@@ -47,7 +47,8 @@ PAPER_SCHEDULES: dict[str, tuple[str, ...]] = {
     "Ref-1": ("F4", "F6", "F8", "F9"),
 }
 IMPORTANCE = "Importance"
-TRUE_RATE, FALSE_RATE = 0.5, 0.05
+#: The SNN's data-driven init (neuromap.models.calibrate): every layer at this rate on these many samples.
+CALIBRATE_RATE, CALIBRATE_SAMPLES = 0.1, 32
 
 
 def fire_units(model: TwinNet) -> dict[str, torch.nn.Module]:
@@ -105,25 +106,11 @@ def _named_layers(net: TwinNet, names: Sequence[str]) -> list[torch.nn.Module]:
     return out
 
 
-def _fit(model: torch.nn.Module, twin: Any, y_train: torch.Tensor, epochs: int, lr: float, batch_size: int,
-         seed: int) -> float:
-    """Adam + cosine schedule; returns seconds spent."""
-    t0 = time.perf_counter()
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
-    n = len(y_train)
-    for epoch in range(epochs):
-        for group in opt.param_groups:
-            group["lr"] = float(0.5 * lr * (1 + np.cos(np.pi * epoch / max(epochs, 1))))
-        model.train()
-        order = torch.randperm(n, generator=gen)
-        for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
-            loss = twin.loss(model(twin.batch(idx)), y_train[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return time.perf_counter() - t0
+def _fit(model: torch.nn.Module, twin: Any, epochs: int, lr: float, batch_size: int, seed: int) -> float:
+    """neuromap.train.fit_twin (the loop every CLI fits with): Adam + cosine schedule; returns seconds."""
+    from neuromap.train import fit_twin
+
+    return fit_twin(model, twin, epochs, lr, batch_size, seed)[1]
 
 
 def _evaluate(model: torch.nn.Module, twin: Any, y_test: np.ndarray, num_classes: int) -> dict[str, float]:
@@ -226,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m neuromap.prune`."""
     from neuromap.metrics import count_macs, energy_mj
-    from neuromap.train import CALIBRATE_SAMPLES, _Twin, _versions, default_calibrate_rate
+    from neuromap.train import _Twin, _versions, resolve_recipe
 
     args = build_parser().parse_args(argv)
     names = list(PAPER_SCHEDULES) + [IMPORTANCE]
@@ -249,9 +236,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         data = DigitsSplit(data.x_train[:ntr], data.y_train[:ntr], data.x_test[:nte], data.y_test[:nte],
                            num_classes=data.num_classes, max_level=data.max_level)
     shape, nc = data.input_shape, data.num_classes
-    config = {"num_classes": nc, "timesteps": args.timesteps}
+    # squeezenet_p's registered recipe with the SpikeRate loss pruning was measured with (the SNN's
+    # depth changes with the schedule; fit_twin passes each net's own depth to the loss)
+    recipe = resolve_recipe("squeezenet_p", {"loss": "spike_rate"})
+    config = {"num_classes": nc, "timesteps": args.timesteps, "recipe": recipe, "depth": 0}
     twin = _Twin(args.kind, config, data)
-    y_train = twin.y_train
 
     def build(keep: Sequence[str], kind: str = args.kind) -> TwinNet:
         return create_model("squeezenet_p", kind=kind, num_classes=nc, input_shape=shape, keep=list(keep))
@@ -261,8 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"baseline: training {args.epochs} epochs ({args.kind})", file=sys.stderr)
     base = build(FIRE_NAMES)
     if args.kind == "snn":  # data-driven init, as neuromap.train does for zoo SNNs
-        calibrate_snn(base, twin.calibration_batch(CALIBRATE_SAMPLES), default_calibrate_rate(base.depth))
-    base_seconds = _fit(base, twin, y_train, args.epochs, args.lr, args.batch_size, args.seed)
+        calibrate_snn(base, twin.calibration_batch(CALIBRATE_SAMPLES), CALIBRATE_RATE)
+    base_seconds = _fit(base, twin, args.epochs, args.lr, args.batch_size, args.seed)
     base_eval = _evaluate(base, twin, data.y_test, nc)
 
     # ablation: each module alone, no retraining
@@ -295,9 +284,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             net = build(keep)
             fresh = transfer_weights(base, net)
             if args.kind == "snn" and fresh:  # calibrate only the re-initialised layers
-                calibrate_snn(net, twin.calibration_batch(CALIBRATE_SAMPLES), default_calibrate_rate(net.depth),
+                calibrate_snn(net, twin.calibration_batch(CALIBRATE_SAMPLES), CALIBRATE_RATE,
                               only=_named_layers(net, fresh))
-            secs = _fit(net, twin, y_train, args.finetune_epochs, args.lr, args.batch_size, args.seed + 1)
+            secs = _fit(net, twin, args.finetune_epochs, args.lr, args.batch_size, args.seed + 1)
         row: dict[str, Any] = {"schedule": sname, "kept": " ".join(keep), **_evaluate(net, twin, data.y_test, nc),
                                "params": count_parameters(net), "finetune_s": round(secs, 1)}
         cnn = build(keep, "cnn")

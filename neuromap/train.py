@@ -30,7 +30,8 @@ from neuromap.errors import HelpFormatter, NeuromapError, run_cli
 from neuromap.outputs import check_file, check_folder
 from neuromap.models import create_model, list_models
 from neuromap.models.calibrate import set_surrogate_scales, set_surrogate_width, surrogate_scales
-from neuromap.models.digitnet import DEFAULT_NEURON_PARAMS, topology_to_dicts
+from neuromap.models.digitnet import topology_to_dicts
+from neuromap.models.recipe import window
 from neuromap.provenance import training_fingerprint, versions as _versions
 from neuromap.models.checkpoint import (
     atomic_torch_save,
@@ -45,94 +46,41 @@ PLANNED_DATASETS = ("nmnist", "mnist", "shd", "dvs_gesture")
 DEFAULT_MODEL_KWARGS: dict[str, Any] = {"channels": [8, 16], "hidden": 64, "weight_scale": 2.0}
 #: Per-model constructor arguments recorded in the run config (zoo models use their defaults).
 MODEL_KWARGS: dict[str, dict[str, Any]] = {"digitnet": DEFAULT_MODEL_KWARGS}
-#: Zoo SNNs get STEPS_PER_LAYER * depth + EXTRA_STEPS time steps by default. The first output spike
-#: needs `depth` steps (one synaptic delay per layer) plus each layer's time to integrate to threshold:
-#: calibrated at 0.1, the output first spikes at init at step 20 of squeezenet_p (11 layers), 45 of
-#: squeezenet (19), 68 of mnasnet (27), so about 2.5 steps per layer; 3 per layer plus 3 leaves the
-#: output some 15 steps to count. squeezenet_p: 0.978 after 20 epochs at T = 36 (0.95 at 28, 0.91 at
-#: 23, where the output had 3 steps); the deep SNNs learn only with such windows (docs/models.md).
-STEPS_PER_LAYER, EXTRA_STEPS = 3, 3
 ENCODE_BATCH = 256
-#: SLAYER SpikeRate targets: the true class should fire on half the steps, the others rarely.
+#: SLAYER SpikeRate targets (recipe loss "spike_rate"): the true class should fire on half the steps,
+#: the others rarely.
 TRUE_RATE, FALSE_RATE = 0.5, 0.05
-#: Zoo SNNs are calibrated before training (neuromap.models.calibrate): every layer's weights are
-#: scaled on the first CALIBRATE_SAMPLES training samples so it fires at CALIBRATE_RATE spikes per
-#: neuron per step. Without it the activity of the 11- to 28-layer SNNs dies out with depth; denser
-#: layers (0.2, 0.3) lose the class faster with depth, and the deep SNNs did not learn at 0.2.
-CALIBRATE_RATE = 0.1
-CALIBRATE_SAMPLES = 32
-#: Zoo SNNs then get per-layer surrogate-gradient scales (neuromap.models.calibrate.balance_surrogate,
-#: training only) from SURROGATE_ITERS backward passes on the first SURROGATE_SAMPLES training samples:
-#: at the zoo's one scale for all layers the backward signal of the 11- to 34-layer SNNs spans 3.6 to 13.6
-#: decades (benchmarks/surrogate_gain.py).
-SURROGATE_SAMPLES, SURROGATE_ITERS = 64, 3
-SURROGATE_BALANCE: dict[str, int] = {"samples": SURROGATE_SAMPLES, "iters": SURROGATE_ITERS}
-#: The width of SLAYER's surrogate gradient (`tau_grad`; training only, so the exported network is the
-#: same): SURROGATE_WIDTH (the zoo's and digitnet's neurons as built) unless WIDE_SURROGATE names the
-#: family. The MBConv SNNs did not learn at 0.03 (docs/models.md, "Ablations of the MBConv SNNs").
-SURROGATE_WIDTH = float(DEFAULT_NEURON_PARAMS["tau_grad"])
-WIDE_SURROGATE: dict[str, float] = {"mixnet": 0.3, "mnasnet": 3.0}
-#: What runs made before a config key existed were trained with, so they still match (--resume, the bench).
-LEGACY_CONFIG: dict[str, Any] = {"surrogate_width": SURROGATE_WIDTH}
-#: Adam's learning rate (cosine-decayed): LR for every CNN twin and digitnet's SNN, LR_ZOO_SNN for
-#: the zoo's SNN twins. At 3e-3 the classifier of squeezenet_p's SNN died on seed 1 (0.24 after 20
-#: epochs); at 1e-3 seeds 0, 1 and 2 reached 0.958, 0.927 and 0.956 (docs/models.md, "Seeds").
-LR, LR_ZOO_SNN = 3e-3, 1e-3
 #: The signal report (neuromap.models.signal: per-layer class separability, rates, latency) runs on the
 #: first SIGNAL_SAMPLES training samples, at init and after training.
 SIGNAL_SAMPLES = 128
-
-
-def default_timesteps(depth: int | None) -> int:
-    """The default --timesteps for an SNN of `depth` layers (None: digitnet)."""
-    if depth is None:
-        return 16
-    return max(16, STEPS_PER_LAYER * depth + EXTRA_STEPS)
-
-
-def default_lr(depth: int | None) -> dict[str, float]:
-    """The default learning rate of each twin of a model whose SNN has `depth` layers (None: digitnet)."""
-    return {"snn": LR if depth is None else LR_ZOO_SNN, "cnn": LR}
-
-
-def default_surrogate(depth: int | None) -> dict[str, int] | None:
-    """The default surrogate balancing of an SNN of `depth` layers (None: digitnet, not balanced)."""
-    return None if depth is None else dict(SURROGATE_BALANCE)
-
-
-def calibration_config(rate: float) -> dict[str, Any] | None:
-    """The config entry of a calibration at `rate` spikes per neuron per step (0: none)."""
-    return {"target_rate": rate, "samples": CALIBRATE_SAMPLES} if rate > 0 else None
-
-
-def default_surrogate_width(model: str | None) -> float:
-    """The default --surrogate-width (SLAYER's tau_grad) of `model`'s SNN."""
-    return WIDE_SURROGATE.get(model or "", SURROGATE_WIDTH)
-
-
-def default_recipe(depth: int | None, model: str | None = None) -> dict[str, Any]:
-    """The config entries `main` fills in when their options are not given, for `model` whose SNN has
-    `depth` layers (None: digitnet): window, learning rate, calibration, surrogate balancing and width."""
-    return {"timesteps": default_timesteps(depth), "lr": default_lr(depth),
-            "calibration": calibration_config(default_calibrate_rate(depth)),
-            "surrogate_balance": default_surrogate(depth), "surrogate_width": default_surrogate_width(model)}
-
-
-def config_value(config: dict[str, Any], key: str) -> Any:
-    """config[key], or what runs made before `key` existed were trained with (LEGACY_CONFIG)."""
-    return config[key] if key in config else LEGACY_CONFIG.get(key)
-
-
-def default_calibrate_rate(depth: int | None) -> float:
-    """The default --calibrate-rate for an SNN of `depth` layers (None: digitnet, not calibrated)."""
-    return 0.0 if depth is None else CALIBRATE_RATE
-
-
 #: Config keys that must match for --resume to continue a checkpoint (epochs may grow).
-RESUME_KEYS = ("model", "dataset", "seed", "timesteps", "batch_size", "lr", "test_fraction",
-               "model_kwargs", "loss", "encoding", "num_classes", "input_shape", "calibration", "surrogate_balance",
-               "surrogate_width", "train_samples", "test_samples")
+RESUME_KEYS = ("model", "dataset", "seed", "timesteps", "test_fraction", "model_kwargs", "recipe", "train_samples",
+               "test_samples", "encoding",
+               "num_classes", "input_shape")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def network_depth(model: torch.nn.Module) -> int:
+    """Neuron layers on the longest path of a twin (the SNN's pipeline latency in steps)."""
+    if hasattr(model, "depth"):
+        return int(model.depth)
+    return sum(1 for spec in model.topology if getattr(spec, "kind", "") != "flatten")
+
+
+def tet_loss(output: torch.Tensor, target: torch.Tensor, depth: int, gain: float) -> torch.Tensor:
+    """Per-step cross-entropy on the readout's running spike rate (TET, Deng et al., ICLR 2022, on
+    spike counts): at every step t >= depth (the first `depth` output steps cannot hold a spike: one
+    synaptic step per layer), logits = gain x (spikes so far since step `depth`) / (steps so far); the
+    mean over those steps, summed over the batch. A silent readout gives uniform logits, whose loss
+    still pulls the true class up, so the loss cannot fall silent."""
+    out = output.reshape(output.shape[0], -1, output.shape[-1])
+    T = out.shape[-1]
+    first = min(int(depth), T - 1)
+    counts = torch.cumsum(out[..., first:], dim=-1)
+    steps = torch.arange(1, T - first + 1, device=out.device, dtype=out.dtype)
+    logits = gain * counts / steps  # (N, classes, T')
+    ce = torch.nn.functional.cross_entropy(logits, target[:, None].expand(-1, logits.shape[-1]), reduction="none")
+    return ce.mean(dim=1).sum()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -165,8 +113,20 @@ def _seed(text: str) -> int:
     return value
 
 
+def _recipe_item(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--recipe takes KEY=VALUE (VALUE in JSON), got {text!r}")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value  # a bare word such as tdbn
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The CLI of `python -m neuromap.train`."""
+    from neuromap.models.recipe import LOSSES, NORMS, ZOO_RECIPE
+
     p = _Parser(prog="python -m neuromap.train", description=__doc__.split("\n\n")[0],
                 formatter_class=HelpFormatter)
     p.add_argument("--model", default="digitnet", help="registered model family (default: digitnet)")
@@ -177,24 +137,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", default="both", choices=("snn", "cnn", "both"), help="which twin(s) to train (default: both)")
     p.add_argument("--epochs", type=_positive(int, "--epochs"), default=20, help="training epochs per twin (default: %(default)s)")
     p.add_argument("--timesteps", type=_positive(int, "--timesteps"), default=None,
-                   help=f"SNN time steps per sample (default: 16 for digitnet, {STEPS_PER_LAYER} x SNN depth + "
-                        f"{EXTRA_STEPS} for zoo models)")
-    p.add_argument("--batch-size", type=_positive(int, "--batch-size"), default=32, help="minibatch size (default: %(default)s)")
+                   help="SNN time steps per sample (default: the family's recipe window, e.g. "
+                        f"{ZOO_RECIPE['window']['per_layer']} x SNN depth + {ZOO_RECIPE['window']['extra']} for "
+                        "the zoo, 16 for digitnet)")
     p.add_argument("--lr", type=_positive(float, "--lr"), default=None,
-                   help=f"Adam learning rate of both twins, cosine-decayed (default: {LR_ZOO_SNN} for the SNN "
-                        f"twins of zoo models, {LR} for the others)")
-    p.add_argument("--calibrate-rate", type=float, default=None,
-                   help=f"SNN data-driven init: scale each layer's weights so it fires at this rate (spikes per "
-                        f"neuron per step) on {CALIBRATE_SAMPLES} training samples; 0 turns it off "
-                        f"(default: {CALIBRATE_RATE} for zoo SNNs, 0 for digitnet)")
-    p.add_argument("--surrogate", choices=("balanced", "uniform"), default=None,
-                   help=f"SNN surrogate-gradient scales: 'balanced' per layer before training, from "
-                        f"{SURROGATE_ITERS} backward passes on {SURROGATE_SAMPLES} training samples, or 'uniform' "
-                        f"as built (default: balanced for zoo SNNs, uniform for digitnet)")
-    p.add_argument("--surrogate-width", type=_positive(float, "--surrogate-width"), default=None,
-                   help=f"SNN surrogate-gradient width, SLAYER's tau_grad (training only; default: "
-                        f"{', '.join(f'{v} for {k}' for k, v in sorted(WIDE_SURROGATE.items()))}, "
-                        f"{SURROGATE_WIDTH} for the others)")
+                   help="Adam learning rate of both twins, cosine-decayed (default: the recipe's)")
+    p.add_argument("--batch-size", type=_positive(int, "--batch-size"), default=None,
+                   help="minibatch size (default: the recipe's, 32)")
+    p.add_argument("--norm", choices=NORMS, default=None,
+                   help="SNN per-channel normalisation of the integrated current (default: the recipe's: tdbn "
+                        "for the zoo, none for digitnet)")
+    p.add_argument("--loss", choices=LOSSES, default=None,
+                   help="SNN loss (default: the recipe's: tet for the zoo, spike_rate for digitnet)")
+    p.add_argument("--recipe", type=_recipe_item, action="append", default=[], metavar="KEY=VALUE",
+                   help="override one recipe entry (VALUE in JSON; dotted keys reach into dicts, e.g. "
+                        "window.extra=4, fold_epochs=0, surrogate_width=0.3); see docs/models.md")
     p.add_argument("--seed", type=_seed, default=0, help="seed for the split, init and shuffling (default: %(default)s)")
     p.add_argument("--train-samples", type=_positive(int, "--train-samples"), default=None,
                    help="train on the first N samples of the (shuffled) training split only (default: all)")
@@ -227,27 +184,35 @@ def _rounded(row: dict[str, Any]) -> dict[str, Any]:
 
 
 class _Twin:
-    """Everything that differs between training the SNN and the CNN."""
+    """Everything that differs between training the SNN and the CNN: data encoding, loss, prediction.
+    `config` needs num_classes, recipe and (SNN) timesteps and depth."""
 
     def __init__(self, kind: str, config: dict[str, Any], data: Any) -> None:
         self.kind = kind
         self.num_classes = int(config["num_classes"])
+        self.recipe = config["recipe"]
         if kind == "snn":
             from neuromap.models.digitnet import import_slayer
 
             slayer = import_slayer()
             self.timesteps, self.max_level = int(config["timesteps"]), int(data.max_level)
+            self.depth = int(config["depth"])
             self.x_train = torch.from_numpy(data.x_train)  # levels; spikes are encoded per batch
             self.x_test_levels = data.x_test
-            self._loss = slayer.loss.SpikeRate(true_rate=TRUE_RATE, false_rate=FALSE_RATE, reduction="sum")
+            self._spike_rate = slayer.loss.SpikeRate(true_rate=TRUE_RATE, false_rate=FALSE_RATE, reduction="sum")
         else:
             self.x_train = torch.from_numpy(data.x_train.astype(np.float32) / data.max_level)
             self.x_test = torch.from_numpy(data.x_test.astype(np.float32) / data.max_level)
-            self._loss = torch.nn.CrossEntropyLoss(reduction="sum")
+            self._ce = torch.nn.CrossEntropyLoss(reduction="sum")
         self.y_train = torch.from_numpy(data.y_train)
 
-    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return self._loss(output, target)
+    def loss(self, output: torch.Tensor, target: torch.Tensor, depth: int | None = None) -> torch.Tensor:
+        """The recipe's loss, summed over the batch; `depth`: the SNN's (default: the config's)."""
+        if self.kind == "cnn":
+            return self._ce(output, target)
+        if self.recipe["loss"] == "tet":
+            return tet_loss(output, target, self.depth if depth is None else depth, float(self.recipe["loss_gain"]))
+        return self._spike_rate(output, target)
 
     def calibration_batch(self, n: int) -> torch.Tensor:
         """The first n training samples, rate-coded (the split is shuffled, so classes are mixed)."""
@@ -293,22 +258,38 @@ class _Twin:
                                    for i in range(0, len(self.x_test), ENCODE_BATCH)])
 
 
+def prepare_snn(model: torch.nn.Module, recipe: dict[str, Any]) -> None:
+    """What the recipe sets on an SNN twin as built, before weights are loaded or trained: the
+    surrogate width (training only, not in the state dict) and the normalisation modules."""
+    from neuromap.models.norm import attach_norm
+
+    set_surrogate_width(model, float(recipe["surrogate_width"]))
+    if recipe["norm"] == "tdbn":
+        if not hasattr(model, "units"):
+            raise NeuromapError(f"recipe norm 'tdbn' needs a zoo model; {type(model).__name__} has no zoo units "
+                                f"(use --norm none)")
+        attach_norm(model)
+
+
 def initial_model(kind: str, config: dict[str, Any], twin: _Twin,
                   calibrate: bool = True) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The `kind` twin as training starts: seeded init and, for an SNN whose config asks for them, the
-    data-driven calibration and the surrogate balancing (neuromap.models.calibrate). Returns (model,
-    {"calibration": per-layer report, "surrogate": per-round report}, each present only if done)."""
+    """The `kind` twin as training starts: seeded init, the recipe's normalisation and, for an SNN whose
+    recipe asks for them, the data-driven calibration and the surrogate balancing
+    (neuromap.models.calibrate). Returns (model, {"calibration": per-layer report, "surrogate":
+    per-round report}, each present only if done)."""
     _seed_everything(int(config["seed"]) + (0 if kind == "snn" else 1))
     model = create_model(config["model"], kind=kind, num_classes=config["num_classes"],
                          input_shape=tuple(config["input_shape"]), **config["model_kwargs"])
     reports: dict[str, Any] = {}
-    if kind == "snn":  # not in the state dict: set on every build, resumed runs included
-        set_surrogate_width(model, float(config_value(config, "surrogate_width")))
-    if kind != "snn" or not calibrate:
+    if kind != "snn":
+        return model, reports
+    recipe = config["recipe"]
+    prepare_snn(model, recipe)
+    if not calibrate:
         return model, reports
     from neuromap.models.calibrate import balance_surrogate, calibrate_snn
 
-    calibration, balance = config.get("calibration"), config.get("surrogate_balance")
+    calibration, balance = recipe["calibration"], recipe["surrogate_balance"]
     if calibration:
         reports["calibration"] = calibrate_snn(model, twin.calibration_batch(int(calibration["samples"])),
                                                target_rate=float(calibration["target_rate"]))
@@ -322,74 +303,122 @@ def initial_model(kind: str, config: dict[str, Any], twin: _Twin,
     return model, reports
 
 
-def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, resume: bool,
-                progress: bool) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Train one twin with per-epoch checkpoints in run_dir/checkpoint/; returns (model, metrics)."""
+def fit_twin(model: torch.nn.Module, twin: _Twin, epochs: int, lr: float, batch_size: int, seed: int,
+             fold_epochs: int = 0, progress: bool = False, ckpt_path: Path | None = None,
+             resume_state: dict[str, Any] | None = None, train_seconds: float = 0.0,
+             evaluate: Callable[[torch.nn.Module], float] | None = None) -> tuple[list[dict[str, Any]], float]:
+    """Fit one twin: Adam, cosine-decayed per epoch from `lr`, minibatches in a seeded order. An SNN
+    with a normalisation trains its last `fold_epochs` epochs folded (neuromap.models.norm.fold_norm:
+    folded after max(1, epochs - fold_epochs) epochs, so always after the last), so the model returned
+    is the one that exports.
+    Per epoch the history gets the mean training loss, the on-the-fly training accuracy and
+    `evaluate(model)` (test accuracy) when given; with `ckpt_path` each epoch is checkpointed there
+    and `resume_state` (such a checkpoint) continues one. Returns (history, training seconds)."""
     from tqdm import tqdm
 
-    twin = _Twin(kind, config, data)
-    resuming = resume and (run_dir / "checkpoint" / f"{kind}.pt").is_file()
-    t0 = time.perf_counter()
-    model, init_report = initial_model(kind, config, twin, calibrate=not resuming)
-    train_seconds = time.perf_counter() - t0 if init_report else 0.0  # calibration is training cost
-    base_lr = float(config["lr"][kind])
-    optimizer = torch.optim.Adam(model.parameters(), lr=base_lr)
-    generator = torch.Generator().manual_seed(int(config["seed"]))
-    epochs = int(config["epochs"])
-    ckpt_path = run_dir / "checkpoint" / f"{kind}.pt"
+    from neuromap.models.norm import fold_norm, has_norm
+
+    depth = network_depth(model)
+    normed = twin.kind == "snn" and has_norm(model)
+    fold_at = max(1, epochs - fold_epochs)  # folded after this many epochs (at least one with batch statistics)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    generator = torch.Generator().manual_seed(int(seed))
     start_epoch = 0
-    history: list[dict[str, Any]] = []  # per epoch: mean train loss and accuracy (on the fly), test accuracy
-    signal_init = None if resuming else twin.signal(model)
-    if resuming:
-        state = safe_torch_load(ckpt_path)
-        model.load_state_dict(state["model"])
-        if "surrogate_scales" in state:  # training-only neuron settings, not in the state dict
-            set_surrogate_scales(model, [float(v) for v in state["surrogate_scales"]])
-        optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"])
-        start_epoch, train_seconds = int(state["epoch"]), float(state["train_seconds"])
-        history = list(state.get("history", []))
-        if start_epoch > epochs:
-            raise NeuromapError(f"the {kind} checkpoint in {ckpt_path.parent} already has {start_epoch} epochs, "
-                                f"more than --epochs {epochs}; pass --epochs {start_epoch} or more, or drop --resume")
-        print(f"{kind}: resuming after epoch {start_epoch}/{epochs}", file=sys.stderr)
+    history: list[dict[str, Any]] = []
+    if resume_state is not None:
+        optimizer.load_state_dict(resume_state["optimizer"])
+        generator.set_state(resume_state["generator"])
+        start_epoch = int(resume_state["epoch"])
+        history = list(resume_state.get("history", []))
 
     def set_lr(epoch: int) -> None:  # cosine schedule, a function of the epoch so resume is exact
-        lr = float(0.5 * base_lr * (1 + np.cos(np.pi * epoch / epochs)))
+        value = float(0.5 * lr * (1 + np.cos(np.pi * epoch / epochs)))
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = value
+
+    def fold() -> None:
+        nonlocal optimizer
+        fold_norm(model)
+        # the weights changed scale: start Adam's moments afresh (the parameters are the same objects)
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
 
     n = len(twin.y_train)
-    bs = int(config["batch_size"])
     for epoch in range(start_epoch, epochs):
         t0 = time.perf_counter()
         set_lr(epoch)
         model.train()
         order = torch.randperm(n, generator=generator)
         total, correct = 0.0, 0
-        with tqdm(total=(n + bs - 1) // bs, desc=f"{kind} epoch {epoch + 1}/{epochs}", unit="batch",
-                  disable=not progress, file=sys.stderr, dynamic_ncols=True, mininterval=0.5) as bar:
-            for start in range(0, n, bs):
-                idx = order[start:start + bs]
+        with tqdm(total=(n + batch_size - 1) // batch_size, desc=f"{twin.kind} epoch {epoch + 1}/{epochs}",
+                  unit="batch", disable=not progress, file=sys.stderr, dynamic_ncols=True, mininterval=0.5) as bar:
+            for start in range(0, n, batch_size):
+                idx = order[start:start + batch_size]
                 output = model(twin.batch(idx))
-                loss = twin.loss(output, twin.y_train[idx])
+                loss = twin.loss(output, twin.y_train[idx], depth) if twin.kind == "snn" else \
+                    twin.loss(output, twin.y_train[idx])
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
                 total += float(loss.detach())
                 correct += int((twin.predict(output.detach()) == twin.y_train[idx]).sum())
-                bar.set_postfix(loss=f"{total / min(n, start + bs):.4f}", refresh=False)
+                bar.set_postfix(loss=f"{total / min(n, start + batch_size):.4f}", refresh=False)
                 bar.update(1)
-            acc = float((twin.predict_test(model) == data.y_test).mean())
-            bar.set_postfix(loss=f"{total / n:.4f}", test_acc=f"{acc:.3f}")
+            if normed and epoch + 1 >= fold_at and not _is_folded(model):
+                fold()  # before the epoch is measured and checkpointed, so --resume continues folded
+            entry = {"epoch": epoch + 1, "train_loss": round(total / n, 5), "train_accuracy": round(correct / n, 5)}
+            if evaluate is not None:
+                entry["test_accuracy"] = round(float(evaluate(model)), 5)
+                bar.set_postfix(loss=f"{total / n:.4f}", test_acc=f"{entry['test_accuracy']:.3f}")
         train_seconds += time.perf_counter() - t0
-        history.append({"epoch": epoch + 1, "train_loss": round(total / n, 5), "train_accuracy": round(correct / n, 5),
-                        "test_accuracy": round(acc, 5)})
-        state = {"epoch": epoch + 1, "train_seconds": train_seconds, "model": model.state_dict(),
-                 "optimizer": optimizer.state_dict(), "generator": generator.get_state(), "history": history}
-        if kind == "snn":
-            state["surrogate_scales"] = surrogate_scales(model)
-        atomic_torch_save(ckpt_path, state)
+        history.append(entry)
+        if ckpt_path is not None:
+            state = {"epoch": epoch + 1, "train_seconds": train_seconds, "model": model.state_dict(),
+                     "optimizer": optimizer.state_dict(), "generator": generator.get_state(), "history": history}
+            if twin.kind == "snn":
+                state["surrogate_scales"] = surrogate_scales(model)
+            atomic_torch_save(ckpt_path, state)
+    if normed and not _is_folded(model):  # a resumed run that had already reached its epochs
+        fold()
+    return history, train_seconds
+
+
+def _is_folded(model: torch.nn.Module) -> bool:
+    from neuromap.models.norm import ChannelNorm
+
+    return all(m.is_folded for m in model.modules() if isinstance(m, ChannelNorm))
+
+
+def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, resume: bool,
+                progress: bool) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Train one twin with per-epoch checkpoints in run_dir/checkpoint/; returns (model, metrics)."""
+    from neuromap.models.norm import apply_thresholds
+
+    twin = _Twin(kind, config, data)
+    recipe = config["recipe"]
+    resuming = resume and (run_dir / "checkpoint" / f"{kind}.pt").is_file()
+    t0 = time.perf_counter()
+    model, init_report = initial_model(kind, config, twin, calibrate=not resuming)
+    train_seconds = time.perf_counter() - t0 if init_report else 0.0  # calibration is training cost
+    epochs = int(config["epochs"])
+    ckpt_path = run_dir / "checkpoint" / f"{kind}.pt"
+    state = None
+    signal_init = None if resuming else twin.signal(model)
+    if resuming:
+        state = safe_torch_load(ckpt_path)
+        model.load_state_dict(state["model"])
+        apply_thresholds(model)
+        if "surrogate_scales" in state:  # training-only neuron settings, not in the state dict
+            set_surrogate_scales(model, [float(v) for v in state["surrogate_scales"]])
+        train_seconds = float(state["train_seconds"])
+        if int(state["epoch"]) > epochs:
+            raise NeuromapError(f"the {kind} checkpoint in {ckpt_path.parent} already has {state['epoch']} epochs, "
+                                f"more than --epochs {epochs}; pass --epochs {state['epoch']} or more, or drop --resume")
+        print(f"{kind}: resuming after epoch {state['epoch']}/{epochs}", file=sys.stderr)
+    history, train_seconds = fit_twin(
+        model, twin, epochs, float(recipe["lr"][kind]), int(recipe["batch_size"]), int(config["seed"]),
+        fold_epochs=int(recipe["fold_epochs"]) if kind == "snn" else 0, progress=progress, ckpt_path=ckpt_path,
+        resume_state=state, train_seconds=train_seconds,
+        evaluate=lambda m: float((twin.predict_test(m) == data.y_test).mean()))
     pred = twin.predict_test(model)
     metrics = {
         "test_accuracy": float((pred == data.y_test).mean()),
@@ -446,112 +475,123 @@ def _check_resume(run_dir: Path, config: dict[str, Any], resume: bool) -> bool:
         found = json.loads(ckpt_cfg_path.read_text())
     except ValueError:
         raise NeuromapError(f"{ckpt_cfg_path} is corrupt; rerun without --resume to start over") from None
-    diff = sorted(k for k in RESUME_KEYS if config_value(found, k) != wanted[k])
+    diff = sorted(k for k in RESUME_KEYS if found.get(k) != wanted[k])
     if diff:
-        detail = ", ".join(f"{k}: {config_value(found, k)!r} -> {wanted[k]!r}" for k in diff)
+        detail = ", ".join(f"{k}: {found.get(k)!r} -> {wanted[k]!r}" for k in diff)
         raise NeuromapError(f"cannot --resume {run_dir}: the checkpoint was trained with a different config "
                             f"({detail}); rerun without --resume, or use another --name")
     return True
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of `python -m neuromap.train`; returns the exit code."""
-    args = build_parser().parse_args(argv)
+def resolve_recipe(model: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The registered recipe of `model` with `overrides` applied (dotted keys reach into dicts),
+    checked (neuromap.models.recipe.validate_recipe): a bad value raises NeuromapError naming the key."""
+    from neuromap.models import get_recipe
+    from neuromap.models.recipe import validate_recipe
+
+    recipe = get_recipe(model)
+    for key, value in (overrides or {}).items():
+        head, _, tail = key.partition(".")
+        if head not in recipe:
+            validate_recipe({**recipe, head: value})  # names the unknown key and the allowed ones
+        if tail:
+            if not isinstance(recipe[head], dict) or tail not in recipe[head]:
+                raise NeuromapError(f"recipe key {key!r} is unknown; {head!r} has: "
+                                    f"{', '.join(recipe[head]) if isinstance(recipe[head], dict) else 'no sub-keys'}")
+            recipe[head][tail] = value
+        else:
+            recipe[head] = value
+    return validate_recipe(recipe)
+
+
+def fit_run(model: str, dataset: str = "digits", *, kind: str = "both", epochs: int = 20, seed: int = 0,
+            name: str | None = None, out: str | Path = "runs", export: str | Path | None = None,
+            data_dir: str | Path = "data", download: bool = False, resume: bool = False, progress: bool = True,
+            timesteps: int | None = None, overrides: dict[str, Any] | None = None, data: Any = None,
+            argv: Sequence[str] = (), train_samples: int | None = None,
+            test_samples: int | None = None) -> dict[str, Any]:
+    """Fit the twins of a registered family with its recipe (plus `overrides`), the one function the
+    train, bench and prune CLIs use: writes <out>/<name>/ (config.json, metrics.json, snn.pt, cnn.pt,
+    checkpoint/) and the SNN's NetX file. `data`: an already loaded split (else loaded here). Returns
+    {"config", "metrics", "models", "run_dir", "export"}. Bad input raises NeuromapError before any
+    training starts."""
     wall0 = time.perf_counter()
-    if args.dataset not in DATASETS:
-        hint = " is not available yet" if args.dataset.lower() in PLANNED_DATASETS else " is unknown"
-        raise NeuromapError(f"dataset {args.dataset!r}{hint}; available datasets: {', '.join(DATASETS)}")
-    if args.model not in list_models():
-        raise NeuromapError(f"unknown model {args.model!r}; known models: {', '.join(list_models())}")
-    name = args.name or f"{args.model}_{args.dataset}"
+    if dataset not in DATASETS:
+        hint = " is not available yet" if dataset.lower() in PLANNED_DATASETS else " is unknown"
+        raise NeuromapError(f"dataset {dataset!r}{hint}; available datasets: {', '.join(DATASETS)}")
+    if model not in list_models():
+        raise NeuromapError(f"unknown model {model!r}; known models: {', '.join(list_models())}")
+    recipe = resolve_recipe(model, overrides)
+    name = name or f"{model}_{dataset}"
     if not _NAME_RE.match(name):
         raise NeuromapError(f"--name {name!r} must be letters, digits, '_', '-' or '.' (no path separators)")
-    run_dir = (Path(args.out) / name).resolve()
-    export_path = Path(args.export if args.export else Path("netx_models") / f"{name}.net").resolve()
-    check_folder(Path(args.out), "--out")
+    run_dir = (Path(out) / name).resolve()
+    export_path = Path(export if export else Path("netx_models") / f"{name}.net").resolve()
+    check_folder(Path(out), "--out")
     check_folder(run_dir, "--out")
     check_file(export_path, "--export", not_inside=run_dir / "checkpoint")
-
-    kinds = ["snn", "cnn"] if args.kind == "both" else [args.kind]
-    model_kwargs = dict(MODEL_KWARGS.get(args.model, {}))
+    kinds = ["snn", "cnn"] if kind == "both" else [kind]
+    model_kwargs = dict(MODEL_KWARGS.get(model, {}))
     # One intra-op thread: these ops are tiny, and on a shared 2-core VM a second OpenMP thread
     # measured slower (busy-wait barriers stall when the other core is taken).
     torch.set_num_threads(1)
-    if args.dataset == "digits":
-        data = load_digits_split(seed=args.seed, test_fraction=TEST_FRACTION)
-    else:
-        data = load_dataset(args.dataset, args.data_dir, seed=args.seed, test_fraction=TEST_FRACTION,
-                            download=args.download)
-    if args.train_samples or args.test_samples:
+    if data is None:
+        if dataset == "digits":
+            data = load_digits_split(seed=seed, test_fraction=TEST_FRACTION)
+        else:
+            data = load_dataset(dataset, data_dir, seed=seed, test_fraction=TEST_FRACTION, download=download)
+    if train_samples or test_samples:
         from neuromap.data.digits import DigitsSplit
 
-        ntr, nte = args.train_samples or len(data.y_train), args.test_samples or len(data.y_test)
+        ntr, nte = train_samples or len(data.y_train), test_samples or len(data.y_test)
         data = DigitsSplit(data.x_train[:ntr], data.y_train[:ntr], data.x_test[:nte], data.y_test[:nte],
                            num_classes=data.num_classes, max_level=data.max_level)
-    probe = create_model(args.model, kind="cnn", num_classes=data.num_classes, input_shape=data.input_shape,
+    probe = create_model(model, kind="cnn", num_classes=data.num_classes, input_shape=data.input_shape,
                          **model_kwargs)
-    if hasattr(probe, "depth"):
-        depth = int(probe.depth)
-    else:
-        depth = sum(1 for spec in probe.topology if getattr(spec, "kind", "") != "flatten")
-    zoo_depth = depth if hasattr(probe, "depth") else None
-    recipe = default_recipe(zoo_depth, args.model)  # what the options not given default to
-    if args.timesteps is None:
-        args.timesteps = recipe["timesteps"]
-    lr = recipe["lr"] if args.lr is None else {"snn": args.lr, "cnn": args.lr}
-    if args.surrogate is None:
-        args.surrogate = "balanced" if recipe["surrogate_balance"] else "uniform"
-    if args.surrogate_width is None:
-        args.surrogate_width = recipe["surrogate_width"]
+    depth = network_depth(probe)
+    if recipe["norm"] == "tdbn" and not hasattr(probe, "units"):
+        raise NeuromapError(f"recipe key 'norm' must be 'none' for {model} (its SNN has no zoo units), got 'tdbn'")
+    if timesteps is None:
+        timesteps = window(recipe, depth)
+    if "snn" in kinds and timesteps <= depth:
+        raise NeuromapError(f"--timesteps {timesteps} is too short: the {depth}-layer SNN needs {depth} "
+                            f"steps before its first output spike; use --timesteps {window(recipe, depth)}")
     do_export = "snn" in kinds
-    if args.calibrate_rate is None:
-        args.calibrate_rate = default_calibrate_rate(zoo_depth)
-    if not 0.0 <= args.calibrate_rate < 1.0:
-        raise NeuromapError(f"--calibrate-rate must be in [0, 1) spikes per neuron per step, got {args.calibrate_rate}")
-    if "snn" in kinds:
-        if args.timesteps <= depth:
-            raise NeuromapError(f"--timesteps {args.timesteps} is too short: the {depth}-layer SNN needs {depth} "
-                                f"steps before its first output spike; use --timesteps 16 or more")
-
     config: dict[str, Any] = {
-        "name": name, "model": args.model, "dataset": args.dataset, "kind": args.kind,
-        "epochs": args.epochs, "timesteps": args.timesteps, "batch_size": args.batch_size, "lr": lr,
-        "seed": args.seed, "test_fraction": TEST_FRACTION, "optimizer": "adam", "lr_schedule": "cosine",
-        "train_samples": args.train_samples, "test_samples": args.test_samples,
-        "loss": {"snn": f"slayer.loss.SpikeRate(true_rate={TRUE_RATE}, false_rate={FALSE_RATE}, reduction='sum')",
-                 "cnn": "cross_entropy"},
-        "calibration": calibration_config(args.calibrate_rate),
-        "surrogate_balance": dict(SURROGATE_BALANCE) if args.surrogate == "balanced" else None,
-        "surrogate_width": args.surrogate_width,
+        "name": name, "model": model, "dataset": dataset, "kind": kind, "epochs": int(epochs),
+        "timesteps": int(timesteps), "depth": depth, "recipe": recipe, "seed": int(seed),
+        "test_fraction": TEST_FRACTION, "optimizer": "adam", "lr_schedule": "cosine",
+        "train_samples": train_samples, "test_samples": test_samples,
+        "batch_size": recipe["batch_size"], "lr": recipe["lr"],
+        "loss": {"snn": recipe["loss"], "cnn": "cross_entropy"},
         "encoding": "rate", "max_level": data.max_level, "num_classes": data.num_classes,
         "input_shape": list(data.input_shape), "model_kwargs": model_kwargs,
         "run_dir": str(run_dir), "export": str(export_path) if do_export else None,
-        "data_dir": str(args.data_dir) if args.dataset != "digits" else None,
-        "versions": _versions(), "fingerprint": training_fingerprint(),
-        "argv": list(sys.argv[1:] if argv is None else argv),
+        "data_dir": str(data_dir) if dataset != "digits" else None,
+        "versions": _versions(), "fingerprint": training_fingerprint(), "argv": list(argv),
     }
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise NeuromapError(f"cannot create run folder {run_dir} ({exc.strerror}); pick another --out") from None
-    resume = _check_resume(run_dir, config, args.resume)
+    resuming = _check_resume(run_dir, config, resume)
     atomic_write_json(run_dir / "checkpoint" / "config.json", {k: config[k] for k in RESUME_KEYS})
 
     metrics: dict[str, Any] = {}
     models: dict[str, torch.nn.Module] = {}
-    for kind in kinds:
-        models[kind], metrics[kind] = _train_twin(kind, config, data, run_dir, resume, not args.no_progress)
-        if hasattr(models[kind], "depth"):
-            config["topology"] = models[kind].topology
-        elif hasattr(models[kind], "topology"):
-            config["topology"] = topology_to_dicts(models[kind].topology)
-        save_checkpoint(run_dir, models[kind], config)
+    for k in kinds:
+        models[k], metrics[k] = _train_twin(k, config, data, run_dir, resuming, progress)
+        if hasattr(models[k], "depth"):
+            config["topology"] = models[k].topology
+        elif hasattr(models[k], "topology"):
+            config["topology"] = topology_to_dicts(models[k].topology)
+        save_checkpoint(run_dir, models[k], config)
     if do_export:
         models["snn"].export_hdf5(export_path, {
-            "name": name, "model": args.model, "kind": "snn", "dataset": args.dataset,
+            "name": name, "model": model, "kind": "snn", "dataset": dataset,
             "num_classes": data.num_classes, "input_shape": list(data.input_shape),
-            "timesteps": args.timesteps, "encoding": "rate", "max_level": data.max_level,
-            "seed": args.seed, "test_fraction": TEST_FRACTION, "run_dir": str(run_dir),
+            "timesteps": int(timesteps), "encoding": "rate", "max_level": data.max_level,
+            "seed": int(seed), "test_fraction": TEST_FRACTION, "run_dir": str(run_dir),
             "test_accuracy": metrics["snn"]["test_accuracy"],
             "neuromap_version": neuromap.__version__,
             "lava_dl_version": config["versions"]["lava-dl"], "torch_version": torch.__version__,
@@ -559,15 +599,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     metrics["wall_seconds"] = round(time.perf_counter() - wall0, 2)
     metrics["threads"] = torch.get_num_threads()
     atomic_write_json(run_dir / "metrics.json", metrics)
+    return {"config": config, "metrics": metrics, "models": models, "run_dir": run_dir,
+            "export": export_path if do_export else None}
 
-    for kind in kinds:
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `python -m neuromap.train`; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    overrides: dict[str, Any] = dict(args.recipe)
+    if args.lr is not None:
+        overrides["lr"] = {"snn": args.lr, "cnn": args.lr}
+    for key in ("batch_size", "norm", "loss"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
+    res = fit_run(args.model, args.dataset, kind=args.kind, epochs=args.epochs, seed=args.seed, name=args.name,
+                  out=args.out, export=args.export, data_dir=args.data_dir, download=args.download,
+                  resume=args.resume, progress=not args.no_progress, timesteps=args.timesteps, overrides=overrides,
+                  argv=list(sys.argv[1:] if argv is None else argv), train_samples=args.train_samples,
+                  test_samples=args.test_samples)
+    metrics, config = res["metrics"], res["config"]
+    for kind in (["snn", "cnn"] if args.kind == "both" else [args.kind]):
         m = metrics[kind]
         print(f"{kind}: test accuracy {m['test_accuracy']:.4f}  macro-F1 {m['test_macro_f1']:.4f}  "
               f"({m['epochs']} epochs, {m['train_seconds']:.1f} s)")
-        print(f"{kind}: {signal_summary(m['signal'], args.timesteps if kind == 'snn' else None)}")
-    print(f"run folder: {run_dir}")
-    if do_export:
-        print(f"netx model: {export_path}")
+        print(f"{kind}: {signal_summary(m['signal'], config['timesteps'] if kind == 'snn' else None)}")
+    print(f"run folder: {res['run_dir']}")
+    if res["export"] is not None:
+        print(f"netx model: {res['export']}")
     print(f"wall time: {metrics['wall_seconds']:.1f} s")
     return 0
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from neuromap import bench
+from neuromap import bench, train
 from neuromap.errors import run_cli
 from neuromap.metrics import energy_mj
 
@@ -51,8 +51,8 @@ def test_bench_digitnet_writes_table_csv_plot_and_reloads(tmp_path: Path) -> Non
     assert "| SqueezeNet-P | 0.82 | 0.81 | 0.81 | 11.20M | 4.23M | 599.1k | 0.168 | 0.0295 |" in text
     meta = json.loads((out / "results.json").read_text())["meta"]
     assert meta["seed"] == 0 and meta["versions"]["torch"] and meta["runs"]["digitnet"]["trained_now"]
-    recipe = meta["runs"]["digitnet"]["train_config"]  # the training recipe is recorded with the results
-    assert recipe["surrogate_width"] == 0.03 and recipe["surrogate_balance"] is None and recipe["timesteps"] == 16
+    config = meta["runs"]["digitnet"]["train_config"]  # the training recipe is recorded with the results
+    assert config["recipe"] == train.resolve_recipe("digitnet") and config["timesteps"] == 16
     layers = json.loads((out / "results.json").read_text())["rows"][0]["layers"]
     assert sum(lay["acs"] for lay in layers) == pytest.approx(float(snn["acs"]))
 
@@ -97,7 +97,7 @@ def test_bench_trains_models_in_parallel_with_the_same_results(tmp_path: Path) -
     assert par["meta"]["runs"]["squeezenet_p"]["trained_now"] and par["rows"][2]["timesteps"] == 16
 
 
-def test_a_run_from_before_the_surrogate_width_key_matches_only_the_built_width(tmp_path: Path) -> None:
+def test_a_run_made_with_another_recipe_is_retrained(tmp_path: Path) -> None:
     from neuromap import train
 
     run = tmp_path / "bench_mixnet_digits"
@@ -105,7 +105,12 @@ def test_a_run_from_before_the_surrogate_width_key_matches_only_the_built_width(
     for f in ("snn.pt", "cnn.pt"):
         (run / f).write_bytes(b"")
     (run / "metrics.json").write_text(json.dumps({"snn": {}, "cnn": {}}))
-    (run / "config.json").write_text(json.dumps({"kind": "both", "model": "mixnet", "epochs": 2}))
-    assert bench._run_matches(run, {"model": "mixnet", "surrogate_width": train.SURROGATE_WIDTH})
-    assert not bench._run_matches(run, {"model": "mixnet", "surrogate_width": 0.3})  # retrained at the new default
+    recipe = train.resolve_recipe("mixnet")
+    (run / "config.json").write_text(json.dumps({"kind": "both", "model": "mixnet", "epochs": 2, "recipe": recipe}))
+    assert bench._run_matches(run, {"model": "mixnet", "recipe": train.resolve_recipe("mixnet")})
+    assert not bench._run_matches(run, {"model": "mixnet", "recipe": train.resolve_recipe("mixnet", {"loss_gain": 4})})
+    old = json.loads((run / "config.json").read_text())
+    del old["recipe"]  # a run from before recipes
+    (run / "config.json").write_text(json.dumps(old))
+    assert not bench._run_matches(run, {"model": "mixnet", "recipe": recipe})
     assert not bench._run_matches(run, {"model": "mixnet", "epochs": 3})

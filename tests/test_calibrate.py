@@ -90,6 +90,10 @@ def test_calibrate_only_touches_the_named_layers(sqp: tuple[torch.nn.Module, tor
     assert all(torch.equal(v, snn.units[0].state_dict()[k]) for k, v in stem.items())
 
 
+CALIBRATED = ["--norm", "none", "--loss", "spike_rate", "--recipe", 'calibration={"target_rate": 0.1, "samples": 32}',
+              "--recipe", 'surrogate_balance={"samples": 64, "iters": 3}']  # the zoo's recipe with SpikeRate
+
+
 def test_train_cli_calibrates_zoo_snns_and_records_rates(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     def tiny(seed: int = 0, test_fraction: float = 0.25) -> DigitsSplit:
         full = load_digits_split(seed, test_fraction)
@@ -98,38 +102,30 @@ def test_train_cli_calibrates_zoo_snns_and_records_rates(monkeypatch: pytest.Mon
     monkeypatch.setattr(train, "load_digits_split", tiny)
     base = ["--model", "squeezenet_p", "--kind", "snn", "--epochs", "1", "--no-progress",
             "--out", str(tmp_path / "runs"), "--export", str(tmp_path / "m.net")]
-    assert run_cli(train.main, base + ["--name", "cal"]) == 0
+    assert run_cli(train.main, base + ["--name", "cal"] + CALIBRATED) == 0
     config = json.loads((tmp_path / "runs" / "cal" / "config.json").read_text())
-    assert config["calibration"] == {"target_rate": train.CALIBRATE_RATE, "samples": train.CALIBRATE_SAMPLES}
-    assert train.default_calibrate_rate(11) == train.default_calibrate_rate(27) == 0.1
-    assert train.default_calibrate_rate(None) == 0.0  # digitnet keeps its recipe
+    assert config["recipe"]["calibration"] == {"target_rate": 0.1, "samples": 32}
     assert config["timesteps"] == 3 * 11 + 3 == 36
-    assert train.default_timesteps(27) == 84 and train.default_timesteps(None) == 16
-    assert config["lr"] == {"snn": train.LR_ZOO_SNN, "cnn": train.LR} == {"snn": 1e-3, "cnn": 3e-3}
-    assert train.default_lr(None) == {"snn": 3e-3, "cnn": 3e-3}  # digitnet keeps its recipe
-    recipe = train.default_recipe(11, "squeezenet_p")  # what the bench asks of a run made with the defaults
-    assert {k: config[k] for k in recipe} == recipe
-    assert config["surrogate_width"] == train.SURROGATE_WIDTH == 0.03
-    assert train.default_recipe(None) == {"timesteps": 16, "lr": {"snn": train.LR, "cnn": train.LR},
-                                          "calibration": None, "surrogate_balance": None, "surrogate_width": 0.03}
-    assert [train.default_surrogate_width(m) for m in ("mixnet", "mnasnet", "shufflenetv2")] == [0.3, 3.0, 0.03]
     snn = json.loads((tmp_path / "runs" / "cal" / "metrics.json").read_text())["snn"]
     cal = snn["calibration"]
     assert len(cal) == 11 and all(r["rate_after"] > 0.03 and r["weight_scale"] > 0 for r in cal)
     # then the surrogate balancing: the first layer keeps the built scale, the others are rescaled,
     # and the checkpoint keeps the scales (they are not in the state dict) for --resume
-    assert config["surrogate_balance"] == {"samples": train.SURROGATE_SAMPLES, "iters": train.SURROGATE_ITERS}
+    assert config["recipe"]["surrogate_balance"] == {"samples": 64, "iters": 3}
     scales = snn["surrogate"]["scales"]
     assert len(scales) == 11 and scales[0] == 10 and len(set(scales)) > 1
     rms, before = snn["surrogate"]["grad_rms_after"], snn["surrogate"]["grad_rms_before"]
     assert max(rms) / min(rms) < 1.01 < 100 < max(before) / min(before)  # a chain: equal after balancing
     state = safe_torch_load(tmp_path / "runs" / "cal" / "checkpoint" / "snn.pt")
     assert [float(f"{v:.4g}") for v in state["surrogate_scales"]] == scales
-    assert run_cli(train.main, base + ["--name", "raw", "--calibrate-rate", "0", "--surrogate", "uniform"]) == 0
+    assert config["recipe"] == train.resolve_recipe("squeezenet_p", {"loss": "spike_rate"})  # the zoo's, but the loss
+    assert run_cli(train.main, base + ["--name", "raw", "--recipe", "calibration=null",
+                                       "--recipe", "surrogate_balance=null"]) == 0
     raw = json.loads((tmp_path / "runs" / "raw" / "metrics.json").read_text())["snn"]
     assert "calibration" not in raw and "surrogate" not in raw
     raw_config = json.loads((tmp_path / "runs" / "raw" / "config.json").read_text())
-    assert raw_config["calibration"] is None and raw_config["surrogate_balance"] is None
+    assert raw_config["recipe"]["calibration"] is None and raw_config["recipe"]["surrogate_balance"] is None
+    assert raw_config["recipe"]["norm"] == "none" and raw_config["recipe"]["loss"] == "tet"
     assert run_cli(train.main, base + ["--name", "lr", "--lr", "0.01", "--kind", "cnn"]) == 0
     assert json.loads((tmp_path / "runs" / "lr" / "config.json").read_text())["lr"] == {"snn": 0.01, "cnn": 0.01}
 
@@ -161,11 +157,11 @@ def test_resume_restores_the_balanced_surrogate_scales(monkeypatch: pytest.Monke
     monkeypatch.setattr(train, "load_digits_split", tiny)
     base = ["--model", "squeezenet_p", "--kind", "snn", "--no-progress", "--out", str(tmp_path / "runs"),
             "--export", str(tmp_path / "m.net")]
-    base += ["--surrogate-width", "0.3"]  # not in the state dict either
+    base += CALIBRATED + ["--recipe", "surrogate_width=0.3"]  # not in the state dict either
     assert run_cli(train.main, base + ["--name", "straight", "--epochs", "2"]) == 0
     assert run_cli(train.main, base + ["--name", "resumed", "--epochs", "1"]) == 0
     assert run_cli(train.main, base + ["--name", "resumed", "--epochs", "2", "--resume"]) == 0
-    assert json.loads((tmp_path / "runs" / "resumed" / "config.json").read_text())["surrogate_width"] == 0.3
+    assert json.loads((tmp_path / "runs" / "resumed" / "config.json").read_text())["recipe"]["surrogate_width"] == 0.3
     a = safe_torch_load(tmp_path / "runs" / "straight" / "snn.pt")
     b = safe_torch_load(tmp_path / "runs" / "resumed" / "snn.pt")
     a, b = a.get("model", a), b.get("model", b)

@@ -49,7 +49,17 @@ def _args(tmp_path: Path, *extra: str) -> list[str]:
     (["--name", "../escape"], "--name"),
     (["--bogus"], "unrecognized arguments"),
     (["--timesteps", "4"], "too short"),
-    (["--surrogate-width", "0"], "--surrogate-width must be a positive float"),
+    (["--recipe", "surrogate_width=0"], "recipe key 'surrogate_width' must be a number > 0"),
+    (["--recipe", "window.min=-4"], "recipe key 'window.min' must be an integer > 0"),
+    (["--recipe", "window.extra=-1"], "recipe key 'window.extra' must be an integer >= 0"),
+    (["--recipe", "loss=mse"], "recipe key 'loss' must be one of tet, spike_rate, got 'mse'"),
+    (["--recipe", "norm=layer"], "recipe key 'norm' must be one of tdbn, none, got 'layer'"),
+    (["--recipe", "norm=tdbn"], "recipe key 'norm' must be 'none' for digitnet"),
+    (["--recipe", "momentum=0.9"], "recipe key 'momentum' is unknown; allowed keys: window, lr"),
+    (["--recipe", "window.steps=3"], "recipe key 'window.steps' is unknown"),
+    (["--recipe", "fold_epochs"], "--recipe takes KEY=VALUE"),
+    (["--model", "squeezenet_p", "--norm", "tdbn"], "recipe key 'calibration' must be null with norm 'tdbn'"),
+    (["--loss", "mse"], "invalid choice"),
 ])
 def test_bad_options_exit_2_with_one_line(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str],
                                           tmp_path: Path) -> None:
@@ -76,7 +86,8 @@ def test_train_both_writes_run_and_netx(tiny: None, tmp_path: Path, capsys: pyte
     config = json.loads((run / "config.json").read_text())
     for key in ("epochs", "timesteps", "seed", "lr", "batch_size", "model", "dataset", "versions"):
         assert key in config
-    assert config["lr"] == {"snn": train.LR, "cnn": train.LR}  # digitnet's default
+    assert config["lr"] == {"snn": 3e-3, "cnn": 3e-3}  # digitnet's recipe
+    assert config["recipe"] == train.resolve_recipe("digitnet")
     assert set(config["versions"]) >= {"python", "torch", "lava-dl", "lava-nc", "numpy", "neuromap"}
     metrics = json.loads((run / "metrics.json").read_text())
     for kind in ("snn", "cnn"):
@@ -125,14 +136,9 @@ def test_resume_refuses_a_different_config(tiny: None, tmp_path: Path, capsys: p
     assert "different config" in err and "lr" in err
     assert run_cli(train.main, _args(tmp_path, "--kind", "cnn", "--resume", "--epochs", "1")) == 0
     assert "resuming after epoch 1/1" in capsys.readouterr().err
-    # a checkpoint from before the surrogate width was recorded was trained at the built width
-    ckpt = tmp_path / "runs" / "t" / "checkpoint" / "config.json"
-    old = json.loads(ckpt.read_text())
-    del old["surrogate_width"]
-    ckpt.write_text(json.dumps(old))
-    assert run_cli(train.main, _args(tmp_path, "--kind", "cnn", "--resume", "--surrogate-width", "0.3")) == 2
-    assert "surrogate_width: 0.03 -> 0.3" in capsys.readouterr().err
-    assert run_cli(train.main, _args(tmp_path, "--kind", "cnn", "--resume", "--epochs", "1")) == 0
+    # a recipe change is a different config too
+    assert run_cli(train.main, _args(tmp_path, "--kind", "cnn", "--resume", "--recipe", "surrogate_width=0.3")) == 2
+    assert "recipe" in capsys.readouterr().err
 
 
 def test_unwritable_export_path_is_a_clean_error(tiny: None, tmp_path: Path,

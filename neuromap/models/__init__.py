@@ -1,4 +1,5 @@
-"""Model registry (timm-like): `create_model("digitnet", kind="snn"|"cnn", ...)`."""
+"""Model registry (timm-like): `create_model("digitnet", kind="snn"|"cnn", ...)`, and each family's
+training recipe kept next to it as data (`get_recipe`, neuromap.models.recipe)."""
 from __future__ import annotations
 
 from typing import Any, Callable, TypeVar
@@ -12,15 +13,21 @@ KINDS = ("snn", "cnn")
 ModelFactory = Callable[..., torch.nn.Module]
 _F = TypeVar("_F", bound=ModelFactory)
 _REGISTRY: dict[str, ModelFactory] = {}
+_RECIPES: dict[str, dict[str, Any]] = {}
 
 
-def register_model(name: str) -> Callable[[_F], _F]:
-    """Decorator registering `factory(kind=..., num_classes=..., input_shape=..., **kw)` under `name`."""
+def register_model(name: str, recipe: dict[str, Any] | None = None) -> Callable[[_F], _F]:
+    """Decorator registering `factory(kind=..., num_classes=..., input_shape=..., **kw)` under `name`,
+    with its training recipe (neuromap.models.recipe; default: the zoo's)."""
+    from neuromap.models.recipe import ZOO_RECIPE, validate_recipe
+
+    checked = validate_recipe(ZOO_RECIPE if recipe is None else recipe)
 
     def decorate(factory: _F) -> _F:
         if name in _REGISTRY and _REGISTRY[name] is not factory:
             raise ValueError(f"model {name!r} is already registered")
         _REGISTRY[name] = factory
+        _RECIPES[name] = checked
         return factory
 
     return decorate
@@ -29,6 +36,15 @@ def register_model(name: str) -> Callable[[_F], _F]:
 def list_models() -> list[str]:
     """Names of the registered model families, sorted."""
     return sorted(_REGISTRY)
+
+
+def get_recipe(name: str) -> dict[str, Any]:
+    """A copy of the registered training recipe of model family `name`."""
+    import copy
+
+    if name not in _RECIPES:
+        raise NeuromapError(f"unknown model {name!r}; known models: {', '.join(list_models()) or '(none)'}")
+    return copy.deepcopy(_RECIPES[name])
 
 
 def create_model(

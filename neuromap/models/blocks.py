@@ -277,7 +277,10 @@ class Residual(torch.nn.Module):
             h = unit(h)
         last = self.body[-1]
         if self.kind == "snn":
-            z = last.current(h) + self.skip_weight * delay_steps(x, len(self.body) - 1)
+            skip = delay_steps(x, len(self.body) - 1)
+            gain = getattr(self, "skip_gain", None)  # per channel once a normalisation is folded in
+            skip = self.skip_weight * skip if gain is None else gain.reshape((1, -1) + (1,) * (x.dim() - 2)) * skip
+            z = last.current(h) + skip
             return last.spike(z)
         y = last.cnn_linear(h)
         if self.last_act:

@@ -92,11 +92,20 @@ def load_snn_from_run(run_dir: str | Path) -> tuple[torch.nn.Module, dict[str, A
     """Rebuild the trained SNN of a run folder (config.json + snn.pt) in eval mode."""
     config = load_config(run_dir)
     model = build_from_config(config, "snn")
+    normed = (config.get("recipe") or {}).get("norm") == "tdbn"
+    if normed:  # the folded normalisation: its state (bias, thresholds, shortcut gains) is in snn.pt
+        from neuromap.models.norm import attach_norm
+
+        attach_norm(model)
     state = safe_torch_load(Path(run_dir) / "snn.pt")
     try:
         model.load_state_dict(state)
     except (RuntimeError, TypeError) as exc:
         raise NeuromapError(f"{run_dir}/snn.pt does not match its config.json ({exc}); retrain") from None
+    if normed:
+        from neuromap.models.norm import apply_thresholds
+
+        apply_thresholds(model)
     model.eval()
     return model, config
 

@@ -10,6 +10,7 @@ from typing import Any, Mapping, Sequence, Union
 import torch
 
 from neuromap.models import register_model
+from neuromap.models.recipe import DIGITNET_RECIPE
 from neuromap.passes import eval_pass
 
 
@@ -225,7 +226,7 @@ class ConvNet(torch.nn.Module):
 # -------------------------------------------------------------- registry ----
 
 
-@register_model("digitnet")
+@register_model("digitnet", recipe=DIGITNET_RECIPE)
 def digitnet(
     kind: str = "snn",
     num_classes: int = 10,

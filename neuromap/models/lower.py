@@ -192,12 +192,13 @@ def _lower_unit(b: _Builder, unit: torch.nn.Module, x: Routed, names: dict, zoo:
         h = x
         for u in unit.body[:-1]:
             h = _lower_unit(b, u, h, names, zoo)
-        mant = unit.skip_weight * WEIGHT_SCALE
-        if mant != round(mant) or abs(mant) > 255:
+        c = len(x.channels)
+        gain = getattr(unit, "skip_gain", None)  # per channel once a normalisation is folded in
+        mant = (np.full(c, unit.skip_weight) if gain is None else gain.detach().cpu().numpy()) * WEIGHT_SCALE
+        if np.any(mant != np.round(mant)) or np.any(np.abs(mant) > 255):
             raise NeuromapError(f"{_short(names[unit])}: skip weight {unit.skip_weight} is not a multiple "
                                 f"of 1/{WEIGHT_SCALE} within 8 bits; use such a skip weight")
-        c = len(x.channels)
-        skip = np.full((c, 1, 1, 1), float(round(mant)))
+        skip = np.round(mant).astype(float).reshape(c, 1, 1, 1)
         return b.conv_block(unit.body[-1].block, _short(names[unit.body[-1]]), h,
                             [(x.delayed(len(unit.body) - 1), skip, c)])
     if isinstance(unit, zoo.ShuffleUnit):

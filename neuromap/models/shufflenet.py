@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from neuromap.models import register_model
+from neuromap.models.recipe import ZOO_RECIPE
 from neuromap.models.blocks import ConvUnit, ShuffleUnit, TwinNet, UnitStack, unit_kwargs
 
 STAGES: tuple[tuple[int, int], ...] = ((48, 2), (96, 4), (192, 2))
@@ -21,7 +22,7 @@ def _stem_stride(input_shape: Sequence[int]) -> int:
     return 2 if min(input_shape[1:]) >= 64 else 1
 
 
-@register_model("shufflenetv2")
+@register_model("shufflenetv2", recipe=ZOO_RECIPE)
 def shufflenetv2(kind: str = "snn", num_classes: int = 10, input_shape: tuple[int, ...] = (3, 32, 32),
                  stages: Sequence[Sequence[int]] = STAGES, stem: int = STEM, head: int = HEAD,
                  neuron_params: Mapping[str, Any] | None = None, weight_scale: float = 2.0) -> TwinNet:
