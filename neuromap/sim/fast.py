@@ -35,9 +35,8 @@ import torch.nn.functional as F
 
 from ..errors import NeuromapError
 from ..graph import Edge, Layer, NetworkGraph
-from .activity import Activity, depths
+from .activity import RESETTABLE, Activity, depths, is_binary, prepare_inputs, progress_bar
 
-RESETTABLE = ("CUBA", "LOIHI")
 SIGMA_DELTA = ("SDNN",)
 SUPPORTED_NEURONS = RESETTABLE + SIGMA_DELTA
 #: Samples per chunk when the caller gives none: bounded so that a chunk's recorded events stay
@@ -321,11 +320,11 @@ def run_fast(graph: NetworkGraph, inputs: np.ndarray, steps: int | None = None, 
     would return it for the same samples. ``inputs`` as for ``simulate_lava``. ``threads`` sets
     torch's CPU threads while the engine runs (None: leave them as they are)."""
     data, static, T = _prepare(graph, inputs, steps)
-    prog = compile_graph(graph, binary_input=_binary(data), device=device)
+    prog = compile_graph(graph, binary_input=is_binary(data), device=device)
     n = data.shape[0]
     if batch_size is None:
         batch_size = max(1, CHUNK_VALUES // max(1, T * sum(lay.size for lay in graph.layers)))
-    bar = _progress(n, progress)
+    bar = progress_bar(n, progress, "fast")
     before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
@@ -356,7 +355,7 @@ def trace_fast(graph: NetworkGraph, inputs: np.ndarray, steps: int, total: int, 
     """One sample's stream for ``total`` global steps, with every layer's output, current and
     voltage recorded after each step (``reset=False`` runs Lava's plain LIF, as stock NetX does)."""
     data, static, T = _prepare(graph, inputs[:1], steps)
-    prog = compile_graph(graph, binary_input=_binary(data), device=device)
+    prog = compile_graph(graph, binary_input=is_binary(data), device=device)
     prog.independent = False  # every layer at every step, not only inside its window
     if not reset:
         prog.resettable = False
@@ -379,40 +378,12 @@ def _record(rec: dict[str, list[np.ndarray]], outs: dict[str, torch.Tensor],
 
 
 def _prepare(graph: NetworkGraph, inputs: np.ndarray, steps: int | None) -> tuple[np.ndarray, bool, int]:
-    inp = graph.input_layer
-    inputs = np.asarray(inputs)
-    if not np.issubdtype(inputs.dtype, np.number):
-        raise NeuromapError("the input must be a numeric array")
-    static = inputs.ndim == len(inp.shape) + 1
-    if static:
-        if inp.neuron is None:
-            raise NeuromapError(f"input of shape {inputs.shape[1:]} has no time axis, but {graph.name}'s "
-                                f"input layer has no neurons to hold a static drive; give spikes of shape "
-                                f"(N, {', '.join(map(str, inp.shape))}, T)")
-        if not steps:
-            raise NeuromapError("a static input needs the number of steps per sample")
-        if tuple(inputs.shape[1:]) != tuple(inp.shape):
-            raise NeuromapError(f"input of shape {inputs.shape[1:]} does not fit {graph.name}'s input layer "
-                                f"{inp.shape}")
-    elif tuple(inputs.shape[1:-1]) != tuple(inp.shape):
-        raise NeuromapError(f"input of shape {inputs.shape[1:]} does not fit {graph.name}'s input "
-                            f"layer {inp.shape}; give an array (N, {', '.join(map(str, inp.shape))}, T)")
-    if not np.all(np.isfinite(inputs)):
-        raise NeuromapError("the input holds NaN or infinite values; give finite numbers")
-    if static and inp.neuron.type not in RESETTABLE:
-        inputs = np.repeat(inputs[..., None], int(steps), axis=-1)  # as the Lava backend feeds it
-        static = False
-    T = int(steps if static else inputs.shape[-1])
-    if inputs.shape[0] < 1 or T < 1:
-        raise NeuromapError("need at least one sample and one time step")
-    data = np.asarray(inputs).round().astype(np.int64)
+    inputs, static, T = prepare_inputs(graph, inputs, steps)
+    data = inputs.round().astype(np.int64)
     if np.abs(data).max(initial=0) >= 1 << 31:
         raise NeuromapError("input values do not fit in 32 bits; scale the input")
     return data, static, T
 
-
-def _binary(data: np.ndarray) -> bool:
-    return bool(np.isin(np.unique(data), (0, 1)).all())
 
 
 def _stream(prog: Program, data: np.ndarray, static: bool, T: int, streams: int) -> Activity:
@@ -617,18 +588,3 @@ def _sigma_delta(st: dict[str, torch.Tensor], a_in: torch.Tensor, bias: torch.Te
     st["residue"] = wrap32(delta - out)
     st["act"] = act
     return out >> 6
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress(total: int, show: bool) -> Any:
-    if not show:
-        return _NoBar()
-    from tqdm import tqdm
-    return tqdm(total=total, desc="fast", unit="sample")

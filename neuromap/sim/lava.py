@@ -24,9 +24,7 @@ import numpy as np
 
 from ..errors import NeuromapError
 from ..graph import Edge, Layer, NetworkGraph
-from .activity import Activity, depths
-
-RESETTABLE = ("CUBA", "LOIHI")
+from .activity import RESETTABLE, Activity, depths, is_binary, prepare_inputs, progress_bar
 
 
 def simulate_lava(graph: NetworkGraph, inputs: np.ndarray, steps: int | None = None,
@@ -52,25 +50,8 @@ def simulate_lava(graph: NetworkGraph, inputs: np.ndarray, steps: int | None = N
         _widen_conv_groups()
 
     inp = graph.input_layer
-    static = inputs.ndim == len(inp.shape) + 1
-    if static:
-        if inp.neuron is None:
-            raise NeuromapError(f"input of shape {inputs.shape[1:]} has no time axis, but "
-                                f"{graph.name}'s input layer has no neurons to hold a static "
-                                f"drive; give spikes of shape (N, {', '.join(map(str, inp.shape))}, T)")
-        if not steps:
-            raise NeuromapError("a static input needs the number of steps per sample")
-    elif tuple(inputs.shape[1:-1]) != tuple(inp.shape):
-        raise NeuromapError(f"input of shape {inputs.shape[1:]} does not fit {graph.name}'s input "
-                            f"layer {inp.shape}; give an array (N, {', '.join(map(str, inp.shape))}, T)")
-    if static and inp.neuron.type not in RESETTABLE:
-        # only CUBA/LOIHI neurons take a bias; others (e.g. sigma-delta) get the drive every step
-        inputs = np.repeat(inputs[..., None], int(steps), axis=-1)
-        static = False
+    inputs, static, T = prepare_inputs(graph, inputs, steps)
     n_samples = inputs.shape[0]
-    T = int(steps if static else inputs.shape[-1])
-    if n_samples < 1 or T < 1:
-        raise NeuromapError("need at least one sample and one time step")
 
     depth = depths(graph)
     resettable = all(lay.neuron is None or lay.neuron.type in RESETTABLE for lay in graph.layers)
@@ -109,7 +90,7 @@ def simulate_lava(graph: NetworkGraph, inputs: np.ndarray, steps: int | None = N
             else:
                 # IR neuron order is C order over the shape, so the source's shape takes it as is
                 outs[lay.name] = Source(data=data.reshape(tuple(lay.shape) + (total,))).s_out
-                in_bits[lay.name] = 0 if _binary(inputs) else 24
+                in_bits[lay.name] = 0 if is_binary(inputs) else 24
             continue
         if lay.kind == "average":
             continue
@@ -155,7 +136,7 @@ def simulate_lava(graph: NetworkGraph, inputs: np.ndarray, steps: int | None = N
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            bar = _progress(n_samples, progress)
+            bar = progress_bar(n_samples, progress, "lava")
             for k in range(n_samples):
                 if static and k > 0:
                     blocks[inp.name].neuron.bias_mant.set(_int(inputs[k]))
@@ -268,22 +249,3 @@ def _dense_block(nxp: Any, optimize: Any, lay: Layer, edge: Edge, rec: list[Edge
 
 def _int(a: np.ndarray) -> np.ndarray:
     return np.asarray(a).round().astype(np.int32)
-
-
-def _binary(a: np.ndarray) -> bool:
-    return bool(np.isin(np.unique(a), (0, 1)).all())
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress(total: int, show: bool) -> Any:
-    if not show:
-        return _NoBar()
-    from tqdm import tqdm
-    return tqdm(total=total, desc="lava", unit="sample")
