@@ -4,13 +4,16 @@
     python -m neuromap.prune --schedules Ref-1 Alt-1 --epochs 2 --finetune-epochs 1
 
 1. Trains the baseline (all Fire modules F2..F9 kept, no bypass, so every schedule is a sub-network
-   of one sequential net) for --epochs.
-2. Ablation: removes each Fire module alone from the trained baseline (channels rewired, weights of
-   every other layer kept) and measures the accuracy drop without retraining, and the module's share
-   of the baseline SNN's synaptic operations.
+   of one sequential net) for --epochs, with squeezenet_p's registered recipe for the SNN twin
+   (neuromap.models.recipe: data-driven init, balanced surrogate, TET loss, its learning rate and
+   the window it gives the unpruned depth, shared by every schedule).
+2. Importance: for each Fire module, the gain in linear-probe accuracy from its input to its
+   output (neuromap.models.signal: a logistic regression on each layer's per-sample spike counts,
+   or activations for the CNN, fitted on training samples and scored on other training samples),
+   and its share of the baseline's synaptic operations (SNN, measured) or MACs (CNN).
 3. Builds each schedule (the paper's, plus "Importance": drop the --drop modules with the smallest
-   accuracy-drop per share of operations), starts from the baseline's weights (a kept module whose
-   input changed gets a fresh squeeze conv) and fine-tunes for --finetune-epochs.
+   probe gain per share of operations), starts from the baseline's weights (a kept module whose
+   input changed gets a fresh, calibrated squeeze conv) and fine-tunes for --finetune-epochs.
 4. Writes <out>/table.md and table.csv: accuracy, macro-F1, parameters, SNN synaptic operations (AC)
    and MACs, SNN energy, CNN-twin MACs and energy (45 nm, fp32: 4.6 pJ/MAC, 0.9 pJ/AC), per schedule.
 """
@@ -32,7 +35,8 @@ from neuromap.errors import HelpFormatter, NeuromapError, float_in, int_in, run_
 from neuromap.outputs import check_folder
 from neuromap.models import create_model
 from neuromap.models.blocks import Chain, ConvUnit, Residual, TwinNet, count_parameters
-from neuromap.models.calibrate import calibrate_snn
+from neuromap.models.calibrate import balance_surrogate, calibrate_snn
+from neuromap.models.recipe import window
 from neuromap.models.checkpoint import atomic_write_bytes, atomic_write_json
 from neuromap.models.squeezenet import FIRE_NAMES, stride_plan
 
@@ -47,8 +51,10 @@ PAPER_SCHEDULES: dict[str, tuple[str, ...]] = {
     "Ref-1": ("F4", "F6", "F8", "F9"),
 }
 IMPORTANCE = "Importance"
-#: The SNN's data-driven init (neuromap.models.calibrate): every layer at this rate on these many samples.
-CALIBRATE_RATE, CALIBRATE_SAMPLES = 0.1, 32
+#: The SNN twin's recipe (neuromap.models.recipe): the pruned nets are SqueezeNet-P variants.
+RECIPE_MODEL = "squeezenet_p"
+#: Training samples the linear probes of the importance criterion are fitted on, and scored on (the next as many).
+PROBE_SAMPLES = 256
 
 
 def fire_units(model: TwinNet) -> dict[str, torch.nn.Module]:
@@ -147,12 +153,34 @@ def module_op_shares(ops: Any, model: TwinNet) -> dict[str, float]:
     return {k: (v / total if total else 0.0) for k, v in by_module.items()}
 
 
-def importance_schedule(drops: dict[str, float], shares: dict[str, float], n_drop: int) -> tuple[str, ...]:
-    """Keep list after dropping the `n_drop` modules with the least accuracy drop per share of operations
-    (score = max(drop, 0) / share; ties: the costlier module goes first). F9 feeds the classifier and is
-    always kept; a candidate whose removal leaves the downsampling unplaceable is skipped."""
-    order = sorted((m for m in drops if m != "F9"),
-                   key=lambda m: (max(drops[m], 0.0) / max(shares.get(m, 0.0), 1e-9), -shares.get(m, 0.0)))
+def module_probe_gains(model: TwinNet, kind: str, x_fit: torch.Tensor, y_fit: torch.Tensor, x_score: torch.Tensor,
+                       y_score: torch.Tensor, num_classes: int) -> dict[str, dict[str, float]]:
+    """Per Fire module of a sequential (bypass-free) `model`: the held-out accuracy of a linear probe on
+    the responses entering the module (the layer before it) and leaving it (its expand layer), and the
+    gain between them (neuromap.models.signal.signal_report). A module whose output a linear readout
+    decodes no better than its input adds little that the next layers can use; this needs no
+    retraining and no re-initialised layer, unlike removing the module and measuring the drop."""
+    from neuromap.models.signal import signal_report
+
+    rows = signal_report(model, x_fit, y_fit, num_classes, kind, held_out=(x_score, y_score))["layers"]
+    names = [r["name"] for r in rows]
+    index = {u.unit_name: i for i, u in enumerate(model.units) if getattr(u, "unit_name", "")}
+    gains: dict[str, dict[str, float]] = {}
+    for module, i in index.items():
+        inside = [k for k, n in enumerate(names) if n.startswith(f"units.{i}.")]
+        if not inside or inside[0] == 0:
+            raise NeuromapError(f"cannot find the layers of Fire module {module} in the probe report")
+        before, after = rows[inside[0] - 1]["probe_accuracy"], rows[inside[-1]]["probe_accuracy"]
+        gains[module] = {"in": before, "out": after, "gain": after - before}
+    return gains
+
+
+def importance_schedule(scores: dict[str, float], shares: dict[str, float], n_drop: int) -> tuple[str, ...]:
+    """Keep list after dropping the `n_drop` modules with the least importance score per share of
+    operations (max(score, 0) / share; ties: the costlier module goes first). F9 feeds the classifier
+    and is always kept; a candidate whose removal leaves the downsampling unplaceable is skipped."""
+    order = sorted((m for m in scores if m != "F9"),
+                   key=lambda m: (max(scores[m], 0.0) / max(shares.get(m, 0.0), 1e-9), -shares.get(m, 0.0)))
     keep = list(FIRE_NAMES)
     for m in order:
         if len(FIRE_NAMES) - len(keep) >= n_drop:
@@ -200,9 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int_in(1, 10_000), default=3, help="baseline training epochs (default: 3)")
     p.add_argument("--finetune-epochs", type=int_in(1, 10_000), default=1, help="fine-tuning epochs per schedule (default: 1)")
     p.add_argument("--drop", type=int_in(1, 7), default=4, help="modules the importance schedule removes (default: 4)")
-    p.add_argument("--timesteps", type=int_in(1, 100_000), default=32, help="SNN time steps, the same for every schedule")
-    p.add_argument("--batch-size", type=int_in(1, 1 << 20), default=32, help="minibatch size")
-    p.add_argument("--lr", type=float_in(1e-12, 10.0), default=3e-3, help="Adam learning rate")
+    p.add_argument("--timesteps", type=int_in(1, 100_000), default=None,
+                   help="SNN time steps, the same for every schedule (default: the recipe's window for the unpruned net)")
+    p.add_argument("--batch-size", type=int_in(1, 1 << 20), default=None, help="minibatch size (default: the recipe's)")
+    p.add_argument("--lr", type=float_in(1e-12, 10.0), default=None, help="Adam learning rate (default: the recipe's)")
     p.add_argument("--seed", type=int_in(0, 2**32 - 1), default=0, help="seed of split, init and shuffling")
     p.add_argument("--train-limit", type=int_in(0, 1 << 31), default=0, help="use only the first N training samples (0: all)")
     p.add_argument("--test-limit", type=int_in(0, 1 << 31), default=0, help="use only the first N test samples (0: all)")
@@ -213,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m neuromap.prune`."""
     from neuromap.metrics import count_macs, energy_mj
-    from neuromap.train import _Twin, _versions, resolve_recipe
+    from neuromap.train import _Twin, _versions, prepare_snn, resolve_recipe
 
     args = build_parser().parse_args(argv)
     names = list(PAPER_SCHEDULES) + [IMPORTANCE]
@@ -221,8 +250,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     bad = [s for s in wanted if s not in names]
     if bad:
         raise NeuromapError(f"unknown schedule(s) {bad}; choose from {', '.join(names)}")
-    if min(args.epochs, args.finetune_epochs, args.timesteps, args.batch_size) < 1 or not 0 < args.drop < 8:
-        raise NeuromapError("--epochs, --finetune-epochs, --timesteps, --batch-size must be >= 1 and --drop in 1..7")
     out = check_folder(Path(args.out or f"runs/prune_{args.dataset}_{args.kind}"), "--out")
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
@@ -236,34 +263,49 @@ def main(argv: Sequence[str] | None = None) -> int:
         data = DigitsSplit(data.x_train[:ntr], data.y_train[:ntr], data.x_test[:nte], data.y_test[:nte],
                            num_classes=data.num_classes, max_level=data.max_level)
     shape, nc = data.input_shape, data.num_classes
-    # squeezenet_p's registered recipe with the SpikeRate loss pruning was measured with (the SNN's
-    # depth changes with the schedule; fit_twin passes each net's own depth to the loss)
-    recipe = resolve_recipe("squeezenet_p", {"loss": "spike_rate"})
-    config = {"num_classes": nc, "timesteps": args.timesteps, "recipe": recipe, "depth": 0}
-    twin = _Twin(args.kind, config, data)
 
     def build(keep: Sequence[str], kind: str = args.kind) -> TwinNet:
-        return create_model("squeezenet_p", kind=kind, num_classes=nc, input_shape=shape, keep=list(keep))
+        return create_model(RECIPE_MODEL, kind=kind, num_classes=nc, input_shape=shape, keep=list(keep))
 
-    if args.kind == "snn" and build(FIRE_NAMES).depth >= args.timesteps:
-        raise NeuromapError(f"--timesteps {args.timesteps} is too short for the unpruned SNN; use 32 or more")
-    print(f"baseline: training {args.epochs} epochs ({args.kind})", file=sys.stderr)
+    recipe = resolve_recipe(RECIPE_MODEL)
     base = build(FIRE_NAMES)
-    if args.kind == "snn":  # data-driven init, as neuromap.train does for zoo SNNs
-        calibrate_snn(base, twin.calibration_batch(CALIBRATE_SAMPLES), CALIBRATE_RATE)
-    base_seconds = _fit(base, twin, args.epochs, args.lr, args.batch_size, args.seed)
+    timesteps = args.timesteps or window(recipe, base.depth)
+    lr = args.lr or float(recipe["lr"][args.kind])
+    batch_size = args.batch_size or int(recipe["batch_size"])
+    if args.kind == "snn" and base.depth >= timesteps:
+        raise NeuromapError(f"--timesteps {timesteps} is too short for the unpruned SNN ({base.depth} layers deep); "
+                            f"use {window(recipe, base.depth)} or leave it out")
+    config = {"num_classes": nc, "timesteps": timesteps, "recipe": recipe, "depth": base.depth}
+    twin = _Twin(args.kind, config, data)
+
+    def prepare(net: TwinNet, fresh: Sequence[str] | None = None) -> None:
+        """The recipe's SNN init: surrogate width, data-driven calibration (all layers, or only the
+        re-initialised ones), per-layer surrogate balancing."""
+        if args.kind != "snn":
+            return
+        prepare_snn(net, recipe)
+        cal, bal = recipe["calibration"], recipe["surrogate_balance"]
+        if cal:
+            calibrate_snn(net, twin.calibration_batch(int(cal["samples"])), float(cal["target_rate"]),
+                          only=None if fresh is None else _named_layers(net, fresh))
+        if bal:
+            idx = torch.arange(min(int(bal["samples"]), len(twin.y_train)))
+            net.train()
+            balance_surrogate(net, twin.batch(idx), twin.y_train[idx],
+                              lambda o, t: twin.loss(o, t, net.depth), iters=int(bal["iters"]))
+
+    print(f"baseline: training {args.epochs} epochs ({args.kind}, T = {timesteps})" if args.kind == "snn" else
+          f"baseline: training {args.epochs} epochs ({args.kind})", file=sys.stderr)
+    prepare(base)
+    base_seconds = _fit(base, twin, args.epochs, lr, batch_size, args.seed)
     base_eval = _evaluate(base, twin, data.y_test, nc)
 
-    # ablation: each module alone, no retraining
-    drops: dict[str, float] = {}
-    for m in FIRE_NAMES:
-        keep = [k for k in FIRE_NAMES if k != m]
-        try:
-            net = build(keep)
-        except NeuromapError:
-            continue
-        transfer_weights(base, net)
-        drops[m] = base_eval["accuracy"] - _evaluate(net, twin, data.y_test, nc)["accuracy"]
+    # importance: linear-probe gain per Fire module on training samples (fit on one half, score on the other)
+    n_probe = min(PROBE_SAMPLES, len(twin.y_train) // 2)
+    fit_idx, score_idx = torch.arange(n_probe), torch.arange(n_probe, 2 * n_probe)
+    probes = module_probe_gains(base, args.kind, twin.batch(fit_idx), twin.y_train[fit_idx],
+                                twin.batch(score_idx), twin.y_train[score_idx], nc)
+    gains = {m: v["gain"] for m, v in probes.items()}
     if args.kind == "snn":
         shares = module_op_shares(_snn_ops(base, twin), base)
     else:
@@ -272,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         shares = {m: sum(v for k, v in macs.items() if k.startswith(f"units.{i + 1}.")) / total
                   for i, m in enumerate(FIRE_NAMES)}  # units.<i> of the unpruned net; the stem is units.0
     schedules = dict(PAPER_SCHEDULES)
-    schedules[IMPORTANCE] = importance_schedule(drops, shares, args.drop)
+    schedules[IMPORTANCE] = importance_schedule(gains, shares, args.drop)
 
     rows: list[dict[str, Any]] = []
     for sname in wanted:
@@ -282,11 +324,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             net, secs = base, 0.0
         else:
             net = build(keep)
-            fresh = transfer_weights(base, net)
-            if args.kind == "snn" and fresh:  # calibrate only the re-initialised layers
-                calibrate_snn(net, twin.calibration_batch(CALIBRATE_SAMPLES), CALIBRATE_RATE,
-                              only=_named_layers(net, fresh))
-            secs = _fit(net, twin, args.finetune_epochs, args.lr, args.batch_size, args.seed + 1)
+            prepare(net, transfer_weights(base, net))
+            secs = _fit(net, twin, args.finetune_epochs, lr, batch_size, args.seed + 1)
         row: dict[str, Any] = {"schedule": sname, "kept": " ".join(keep), **_evaluate(net, twin, data.y_test, nc),
                                "params": count_parameters(net), "finetune_s": round(secs, 1)}
         cnn = build(keep, "cnn")
@@ -302,16 +341,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     header = (f"# SqueezeNet Fire-module pruning on {args.dataset} ({args.kind} twin)\n\n"
               f"Baseline: all of F2..F9, no bypass, {args.epochs} epochs (accuracy {base_eval['accuracy']:.4f}, "
               f"{base_seconds:.0f} s); each schedule fine-tuned {args.finetune_epochs} epoch(s) from it. "
-              f"T = {args.timesteps}. Samples: {len(data.y_train)} train / {len(data.y_test)} test. Energy: 45 nm fp32 preset (4.6 pJ/MAC, 0.9 pJ/AC), per sample. "
+              + (f"T = {timesteps}, " if args.kind == "snn" else "")
+              + f"Adam {lr:g}, batch {batch_size}. Samples: {len(data.y_train)} train / {len(data.y_test)} test. Energy: 45 nm fp32 preset (4.6 pJ/MAC, 0.9 pJ/AC), per sample. "
               f"snn_acs / snn_macs: measured on the test set (neuromap.metrics.measure_snn); cnn_macs: "
               f"neuromap.metrics.count_macs.\n\n"
-              f"Ablation (accuracy drop without retraining / share of "
-              f"{'measured SNN synaptic operations' if args.kind == 'snn' else 'CNN MACs'}): "
-              + ", ".join(f"{m} {drops.get(m, float('nan')):+.3f}/{shares.get(m, 0):.3f}" for m in FIRE_NAMES)
+              f"Importance (linear-probe accuracy into -> out of the module, on {n_probe} + {n_probe} training "
+              f"samples / share of {'measured SNN synaptic operations' if args.kind == 'snn' else 'CNN MACs'}): "
+              + ", ".join(f"{m} {probes[m]['in']:.3f} -> {probes[m]['out']:.3f}/{shares.get(m, 0):.3f}"
+                          for m in FIRE_NAMES)
               + f"\n\nImportance schedule keeps: {' '.join(schedules[IMPORTANCE])}\n\n")
     atomic_write_bytes(out / "table.md", (header + md).encode())
     atomic_write_bytes(out / "table.csv", csv_text.encode())
-    atomic_write_json(out / "prune.json", {"args": vars(args), "rows": rows, "ablation_drop": drops,
+    atomic_write_json(out / "prune.json", {"args": vars(args), "recipe": recipe if args.kind == "snn" else None,
+                                           "timesteps": timesteps if args.kind == "snn" else None, "lr": lr,
+                                           "batch_size": batch_size, "rows": rows, "probe_gain": probes,
                                            "op_share": shares, "schedules": {k: list(v) for k, v in schedules.items()},
                                            "baseline": base_eval, "versions": _versions(),
                                            "wall_seconds": round(time.perf_counter() - wall0, 1)})
