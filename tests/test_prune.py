@@ -82,3 +82,18 @@ def test_prune_cli_writes_tables_on_a_tiny_cnn_run(tmp_path) -> None:
     assert int(rows[1]["cnn_params"]) == 545_402 and int(rows[1]["cnn_macs"]) == 1_108_480
     assert len(rows[2]["kept"].split()) == 4 and "F9" in rows[2]["kept"]
     assert "| Ref-1 | F4 F6 F8 F9 |" in (out / "table.md").read_text()
+
+
+def test_probe_gains_chain_module_outputs_into_the_next_module() -> None:
+    from neuromap.prune import module_probe_gains
+
+    torch.manual_seed(0)
+    net = create_model("squeezenet_p", kind="cnn", num_classes=3, input_shape=(1, 8, 8), keep=list(FIRE_NAMES))
+    x, y = torch.rand(24, 1, 8, 8), torch.arange(24) % 3
+    x[y == 1, :, :4] += 1.0  # a class signal for the probes to find
+    gains = module_probe_gains(net, "cnn", x[:12], y[:12], x[12:], y[12:], 3)
+    assert list(gains) == list(FIRE_NAMES)
+    for a, b in zip(FIRE_NAMES, FIRE_NAMES[1:]):  # a sequential net: one module's output is the next one's input
+        assert gains[a]["out"] == gains[b]["in"]
+    for g in gains.values():
+        assert 0.0 <= g["in"] <= 1.0 and 0.0 <= g["out"] <= 1.0 and g["gain"] == g["out"] - g["in"]
