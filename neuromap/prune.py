@@ -3,8 +3,9 @@
     python -m neuromap.prune                          # digits, SNN twin, the paper's schedules + importance
     python -m neuromap.prune --schedules Ref-1 Alt-1 --epochs 2 --finetune-epochs 1
 
-1. Trains the baseline (all Fire modules F2..F9 kept, no bypass, so every schedule is a sub-network
-   of one sequential net) for --epochs, with squeezenet_p's registered recipe for the SNN twin
+1. Trains the baseline, the full SqueezeNet (all Fire modules F2..F9, with the reference's bypass
+   around F3, F5 and F7; a schedule keeps a bypass where its module's input still has the module's
+   output channels), for --epochs, with squeezenet_p's registered recipe for the SNN twin
    (neuromap.models.recipe: data-driven init, balanced surrogate, TET loss, its learning rate and
    the window it gives the unpruned depth, shared by every schedule).
 2. Importance: for each Fire module, the gain in linear-probe accuracy from its input to its
@@ -155,7 +156,7 @@ def module_op_shares(ops: Any, model: TwinNet) -> dict[str, float]:
 
 def module_probe_gains(model: TwinNet, kind: str, x_fit: torch.Tensor, y_fit: torch.Tensor, x_score: torch.Tensor,
                        y_score: torch.Tensor, num_classes: int) -> dict[str, dict[str, float]]:
-    """Per Fire module of a sequential (bypass-free) `model`: the held-out accuracy of a linear probe on
+    """Per Fire module of `model`, in data-flow order: the held-out accuracy of a linear probe on
     the responses entering the module (the layer before it) and leaving it (its expand layer), and the
     gain between them (neuromap.models.signal.signal_report). A module whose output a linear readout
     decodes no better than its input adds little that the next layers can use; this needs no
@@ -265,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     shape, nc = data.input_shape, data.num_classes
 
     def build(keep: Sequence[str], kind: str = args.kind) -> TwinNet:
-        return create_model(RECIPE_MODEL, kind=kind, num_classes=nc, input_shape=shape, keep=list(keep))
+        return create_model(RECIPE_MODEL, kind=kind, num_classes=nc, input_shape=shape, keep=list(keep), bypass=True)
 
     recipe = resolve_recipe(RECIPE_MODEL)
     base = build(FIRE_NAMES)
@@ -339,7 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows.append(row)
     md, csv_text = _table(rows)
     header = (f"# SqueezeNet Fire-module pruning on {args.dataset} ({args.kind} twin)\n\n"
-              f"Baseline: all of F2..F9, no bypass, {args.epochs} epochs (accuracy {base_eval['accuracy']:.4f}, "
+              f"Baseline: all of F2..F9 with the bypass around F3, F5, F7, {args.epochs} epochs (accuracy {base_eval['accuracy']:.4f}, "
               f"{base_seconds:.0f} s); each schedule fine-tuned {args.finetune_epochs} epoch(s) from it. "
               + (f"T = {timesteps}, " if args.kind == "snn" else "")
               + f"Adam {lr:g}, batch {batch_size}. Samples: {len(data.y_train)} train / {len(data.y_test)} test. Energy: 45 nm fp32 preset (4.6 pJ/MAC, 0.9 pJ/AC), per sample. "

@@ -141,8 +141,11 @@ def squeezenet(kind: str = "snn", num_classes: int = 10, input_shape: tuple[int,
 @register_model("squeezenet_p", recipe=SQUEEZENET_P_RECIPE)
 def squeezenet_p(kind: str = "snn", num_classes: int = 10, input_shape: tuple[int, ...] = (3, 32, 32),
                  keep: Sequence[str] | None = PAPER_P_KEEP, downsample: str = "stride",
-                 neuron_params: Mapping[str, Any] | None = None, weight_scale: float = 2.0) -> TwinNet:
-    """SqueezeNet with whole Fire modules removed (default: the paper's F4 F6 F8 F9) and no bypass:
-    sequential, so the SNN exports to NetX (with downsample='stride')."""
-    return _build("squeezenet_p", kind, num_classes, input_shape, keep, False, downsample, neuron_params,
+                 neuron_params: Mapping[str, Any] | None = None, weight_scale: float = 2.0,
+                 bypass: bool = False) -> TwinNet:
+    """SqueezeNet with whole Fire modules removed (default: the paper's F4 F6 F8 F9), by default without
+    bypass (sequential); `bypass=True` keeps the reference's identity bypass around F3, F5 and F7 where
+    the kept module's input still has its output's channels (neuromap.prune's sub-networks of the full
+    SqueezeNet)."""
+    return _build("squeezenet_p", kind, num_classes, input_shape, keep, bool(bypass), downsample, neuron_params,
                   weight_scale)
