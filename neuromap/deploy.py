@@ -135,10 +135,7 @@ def deploy(model: Path, profile: str = "loihi2", samples: int | None = None, inp
         measured = measure_fast(graph, [mapping], inputs.data, inputs.steps, batch_size, verify, progress, threads)
         events, out_counts = measured.events[0], measured.output_counts
         sim_s = time.perf_counter() - t0
-        if verify and any(e.src == e.dst for e in graph.edges):  # Lava 0.10 cannot run RecurrentDense
-            verification = {"engine": "lava", "samples": 0, "skipped": "Lava 0.10 has no process model "
-                            "for recurrent dense layers, so this network was not checked against Lava"}
-        elif verify:
+        if verify:
             verification = verify_against_lava(graph, mapping, inputs, measured.first, progress)
     cost = estimate_cost(events, mapping, prof, graph)
 

@@ -164,7 +164,7 @@ def graph_to_nir(graph: NetworkGraph) -> nir.NIRGraph:
     meta = {"neuromap_format": FORMAT,
             "neuromap_graph": json.dumps({"name": graph.name, "layers": names, "edges": syn_names,
                                           "meta": dict(graph.meta)}, default=str)}
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta, type_check=False)
 
 
 def _neuron_node(lay: Layer) -> nir.CubaLIF:
@@ -1018,7 +1018,7 @@ def read_nir(path: str | Path) -> NetworkGraph:
             # nir derives values while reading (e.g. dividing by a zero tau); what they become is
             # checked below, so its RuntimeWarnings would only add lines to a one-line error
             warnings.simplefilter("ignore", RuntimeWarning)
-            g = nir.read(path)
+            g = nir.read(path, type_check=False)
     except NeuromapError:
         raise
     except Exception as exc:  # h5py and nir.read raise assorted errors (KeyError, TypeError...)
