@@ -101,7 +101,7 @@ def test_shipped_nets_round_trip_or_clear_error(rel, tmp_path):
             graph_to_nir(graph)
         return
     g = graph_to_nir(graph)
-    assert sum(isinstance(v, nir.CubaLIF) for v in g.nodes.values()) == \
+    assert sum(isinstance(v, (nir.CubaLIF, nir.LIF, nir.IF)) for v in g.nodes.values()) == \
         sum(lay.neuron is not None for lay in graph.layers)
     assert_same(graph, nir_to_graph(g))
     assert_same(graph, read_nir(write_nir(graph, tmp_path / "net.nir")))
@@ -202,7 +202,10 @@ def test_multi_input_graph_round_trip(tmp_path):
     assert ("in->join.lag", "in->join.syn") in g.edges
     assert isinstance(g.nodes["join->fc.flatten"], nir.Flatten)
     assert ("fc", "fc->fc.syn") in g.edges and ("fc->fc.syn", "fc") in g.edges
-    assert np.all(np.isinf(g.nodes["join"].tau_syn)) and np.all(g.nodes["fc"].tau_syn == 1)
+    assert np.all(np.isinf(g.nodes["join"].tau_syn))
+    # full current decay: a plain LIF, r = tau (unit input gain under forward Euler)
+    assert isinstance(g.nodes["fc"], nir.LIF) and np.all(g.nodes["fc"].tau == 4)
+    assert np.all(g.nodes["fc"].r == 4)
     assert_same(graph, nir_to_graph(g))
     assert_same(graph, read_nir(write_nir(graph, tmp_path / "m.nir")))
 
