@@ -693,11 +693,19 @@ class _Importer:
         bias = np.broadcast_to(np.asarray(node.bias, dtype=np.float64).reshape(-1),
                                (w.shape[0],)).copy()
         if pool is not None:
-            if padding != (0, 0) or pp != (0, 0):
-                raise NeuromapError(f"NIR path {where}: SumPool2d {pool} before Conv2d {syn} "
-                                    f"composes into one convolution only without padding; pad "
-                                    f"neither or put a neuron node between them")
-            # conv(pool(x)): kernel = conv kernel dilated by the pool stride, smeared by the pool
+            pooled = _pool_out(self.nodes[pool], src_nir, pool)
+            covered = all(o * st >= size for o, st, size in zip(pooled[1:], ps, src_nir[1:]))
+            if pp != (0, 0) or padding != (0, 0) and (any(k > st for k, st in zip(pk, ps))
+                                                       or not covered):
+                raise NeuromapError(
+                    f"NIR path {where}: SumPool2d {pool} (kernel {pk}, stride {ps}, padding "
+                    f"{pp}) before the padded Conv2d {syn} does not compose into one "
+                    f"convolution over {src_nir}: that needs an unpadded pooling whose windows "
+                    f"do not overlap and cover the input; pool with kernel = stride dividing the "
+                    f"input, or put a neuron node between them")
+            # conv(pool(x)): kernel = conv kernel dilated by the pool stride, smeared by the pool;
+            # the conv's zero padding of p pooled rows is p * stride zero rows of the input
+            # (windows that do not overlap and cover the input read nothing else)
             kh = (w.shape[2] - 1) * dilation[0] * ps[0] + pk[0]
             kw = (w.shape[3] - 1) * dilation[1] * ps[1] + pk[1]
             big = np.zeros(w.shape[:2] + (kh, kw))
@@ -705,11 +713,11 @@ class _Importer:
                 for v in range(w.shape[3]):
                     y0, x0 = u * dilation[0] * ps[0], v * dilation[1] * ps[1]
                     big[:, :, y0:y0 + pk[0], x0:x0 + pk[1]] += w[:, :, u:u + 1, v:v + 1]
-            pooled = _pool_out(self.nodes[pool], src_nir, pool)
             direct = _conv_out(node, pooled, syn)
             stride2 = (stride[0] * ps[0], stride[1] * ps[1])
-            composed = tuple((s - k) // st + 1 for s, k, st in
-                             zip(src_nir[1:], (kh, kw), stride2))
+            padding = (padding[0] * ps[0], padding[1] * ps[1])
+            composed = tuple((s + 2 * p - k) // st + 1 for s, p, k, st in
+                             zip(src_nir[1:], padding, (kh, kw), stride2))
             if tuple(direct[1:]) != composed:
                 raise NeuromapError(f"NIR path {where}: SumPool2d {pool} then Conv2d {syn} does "
                                     f"not compose into one convolution over {src_nir}; put a "
@@ -951,34 +959,40 @@ def infer_dt(nodes: dict[str, Any]) -> tuple[float, str]:
     """The writer's time step, where the file makes it unambiguous: 1 (time in steps) when every
     finite time constant is at least 1; else the ``d`` of snnTorch's convention ``r = tau_mem / d``
     (and ``w_in = tau_syn / d`` for CubaLIF), when every LIF and CubaLIF node states the same
-    ``d``. Otherwise NeuromapError asking for ``--dt``. Returns ``(dt, how)``."""
-    taus, stated = [], []
+    ``d`` (and some ``r`` or ``w_in`` is not 1, else ``tau / r`` is just ``tau``). Otherwise
+    NeuromapError asking for ``--dt``. Returns ``(dt, how)``."""
+    taus, stated, gains = [], [], []
     for n, node in nodes.items():
         if isinstance(node, nir.CubaLIF):
             tau_syn, tau_mem = (np.asarray(getattr(node, k), dtype=np.float64).reshape(-1)
                                 for k in ("tau_syn", "tau_mem"))
             taus += [(n, "tau_syn", tau_syn), (n, "tau_mem", tau_mem)]
+            r, w_in = (np.asarray(getattr(node, k), dtype=np.float64).reshape(-1)
+                       for k in ("r", "w_in"))
+            gains += [r, w_in]
             with np.errstate(all="ignore"):
-                stated.append(np.concatenate([
-                    tau_mem / np.asarray(node.r, dtype=np.float64).reshape(-1),
-                    tau_syn / np.asarray(node.w_in, dtype=np.float64).reshape(-1)]))
+                stated.append(np.concatenate([tau_mem / r, tau_syn / w_in]))
         elif isinstance(node, nir.LIF):
             tau = np.asarray(node.tau, dtype=np.float64).reshape(-1)
             taus.append((n, "tau", tau))
+            r = np.asarray(node.r, dtype=np.float64).reshape(-1)
+            gains.append(r)
             with np.errstate(all="ignore"):
-                stated.append(tau / np.asarray(node.r, dtype=np.float64).reshape(-1))
+                stated.append(tau / r)
     short = [(n, k, float(np.min(t))) for n, k, t in taus
              if t.size and np.all(np.isfinite(t) | np.isinf(t)) and np.nanmin(t) < 1]
     if not short:
         return 1.0, "default (every time constant >= 1 step)"
     d = np.concatenate(stated) if stated else np.array([])
     d = d[np.isfinite(d)]
-    if d.size and d[0] > 0 and np.allclose(d, d[0], rtol=DT_RTOL, atol=0) and d[0] < 1:
+    # r = w_in = 1 everywhere (Norse, Rockpool's w_in) states no dt: tau / r is then just tau
+    says = any(np.any(g != 1) for g in gains)
+    if says and d.size and d[0] > 0 and np.allclose(d, d[0], rtol=DT_RTOL, atol=0) and d[0] < 1:
         return float(d[0]), "inferred (r = tau / dt in every neuron node)"
     n, k, t = short[0]
     raise NeuromapError(f"NIR neuron node {n}: {k} = {t:g} is below one time step at dt = 1 and "
                         f"the file does not state its dt; give --dt SECONDS, the writer's time "
-                        f"step (snnTorch 1e-4, Rockpool 1e-3; see docs/nir.md)")
+                        f"step (snnTorch 1e-4, Rockpool 1e-3, Norse dt squared; see docs/nir.md)")
 
 
 def _decay(tau: np.ndarray, n: str, key: str, dt: float = 1.0) -> int:
