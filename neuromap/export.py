@@ -1,6 +1,7 @@
 """``python -m neuromap.export``: convert a network between NetX HDF5 and NIR.
 
-    python -m neuromap.export --model X.net|X.nir [--dt S] --to nir|netx [--out-dt S] --out PATH
+    python -m neuromap.export --model X.net|X.nir [--dt S] --to nir|netx --out PATH
+                              [--out-dt S] [--out-neurons plain|cubalif]
 
 The input format is recognised from the file's contents (a NetX file has a ``layer`` group, a
 NIR file a ``node`` group). ``--dt`` is the time step of a NIR input's writer (snnTorch 1e-4 s,
@@ -32,6 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="a NIR input's time step (default: inferred, else 1 step)")
     parser.add_argument("--out-dt", type=float_in(1e-12, 1e6), default=1.0, metavar="SECONDS",
                         help="with --to nir: the reader's time step (default 1: time in steps)")
+    parser.add_argument("--out-neurons", choices=("plain", "cubalif"), default="plain",
+                        help="with --to nir: plain LIF/IF nodes where the current decay is full "
+                             "(snnTorch, Sinabs) or CubaLIF everywhere (Norse)")
     add_limit_options(parser)
     args = parser.parse_args(argv)
     set_limits(args.max_neurons, args.max_synapses)
@@ -39,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     graph = read_model(args.model, args.dt)
     if args.to == "nir":
         from .interop.nir import write_nir
-        path = write_nir(graph, args.out, args.out_dt)
+        path = write_nir(graph, args.out, args.out_dt, args.out_neurons == "plain")
     else:
         from .netx.write import write_netx
         path = write_netx(graph, args.out)

@@ -97,14 +97,15 @@ def _conv_to_ir(weight: np.ndarray) -> np.ndarray:
 # IR -> NIR
 # --------------------------------------------------------------------------------------------
 
-def graph_to_nir(graph: NetworkGraph, dt: float = 1.0) -> nir.NIRGraph:
+def graph_to_nir(graph: NetworkGraph, dt: float = 1.0, plain: bool = True) -> nir.NIRGraph:
     """Translate ``graph`` into an ``nir.NIRGraph`` (see the module docstring for the units).
 
     ``dt`` is the reader's time step in its own unit: time constants are written as
     ``steps * dt`` with ``w_in = tau_syn / dt`` and ``r = tau_mem / dt`` (unit input gains under
     forward Euler, snnTorch's convention), so a peer that simulates with that dt sees neuromap's
-    per-step update. A layer with full current decay is a plain ``LIF`` (``IF`` without leak
-    and bias), which every peer reads; the others are ``CubaLIF``.
+    per-step update. With ``plain``, a layer with full current decay is a plain ``LIF`` (``IF``
+    without leak and bias), which snnTorch and Sinabs read; without, every layer is a ``CubaLIF``
+    (Norse 1.1 ignores a ``LIF``'s ``r`` but reads ``CubaLIF`` fully).
 
     Raises NeuromapError for what NIR 1.0 cannot express: non-CUBA neurons (e.g. SDNN
     sigma-delta), graded spikes, per-synapse delays that vary with both pre and post neuron."""
@@ -127,7 +128,7 @@ def graph_to_nir(graph: NetworkGraph, dt: float = 1.0) -> nir.NIRGraph:
             else:
                 data = f"{lay.name}.data"
                 nodes[data] = nir.Input(input_type={"input": np.array(_nir_shape(lay.shape))})
-                nodes[lay.name] = _neuron_node(lay, dt)
+                nodes[lay.name] = _neuron_node(lay, dt, plain)
                 edges.append((data, lay.name))
         elif lay.kind == "average":
             if lay.neuron is not None:
@@ -138,7 +139,7 @@ def graph_to_nir(graph: NetworkGraph, dt: float = 1.0) -> nir.NIRGraph:
             if lay.neuron is None:
                 raise NeuromapError(f"layer {lay.name} ({lay.kind}) has no neuron model, so it "
                                     f"has no NIR neuron node; give it a neuron or drop it")
-            nodes[lay.name] = _neuron_node(lay, dt)
+            nodes[lay.name] = _neuron_node(lay, dt, plain)
     syn_names: list[str] = []
     seen_pairs: set[tuple[str, str]] = set()
     for i, e in enumerate(graph.edges):
@@ -175,7 +176,7 @@ def graph_to_nir(graph: NetworkGraph, dt: float = 1.0) -> nir.NIRGraph:
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta, type_check=False)
 
 
-def _neuron_node(lay: Layer, dt: float = 1.0) -> Any:
+def _neuron_node(lay: Layer, dt: float = 1.0, plain: bool = True) -> Any:
     assert lay.neuron is not None
     ntype, p = lay.neuron.type, dict(lay.neuron.params)
     if ntype not in CUBA_TYPES:
@@ -203,10 +204,10 @@ def _neuron_node(lay: Layer, dt: float = 1.0) -> Any:
         meta["neuromap_bias"] = bias
     full = np.ones(shape)
     zero = np.zeros(shape)
-    if i_decay == DECAY_UNITY and v_decay == 0 and not np.any(bias):
+    if plain and i_decay == DECAY_UNITY and v_decay == 0 and not np.any(bias):
         # u = this step's input, v = v + u: integrate-and-fire, v += r I per step
         return nir.IF(r=full, v_threshold=full * vth, v_reset=zero, metadata=meta)
-    if i_decay == DECAY_UNITY:
+    if plain and i_decay == DECAY_UNITY:
         return nir.LIF(tau=full * tau_mem * dt, r=full * tau_mem, v_leak=v_leak,
                        v_threshold=full * vth, v_reset=zero, metadata=meta)
     return nir.CubaLIF(tau_syn=full * tau_syn * dt, tau_mem=full * tau_mem * dt, r=full * tau_mem,
@@ -1139,10 +1140,10 @@ def _flatten_shape(node: Any, shape: tuple[int, ...], n: str) -> tuple[int, ...]
 # files
 # --------------------------------------------------------------------------------------------
 
-def write_nir(graph: NetworkGraph, path: str | Path, dt: float = 1.0) -> Path:
+def write_nir(graph: NetworkGraph, path: str | Path, dt: float = 1.0, plain: bool = True) -> Path:
     """Write ``graph`` as a NIR HDF5 file at ``path``, atomically (temp file, then rename);
     ``dt`` as in :func:`graph_to_nir`."""
-    g = graph_to_nir(graph, dt)
+    g = graph_to_nir(graph, dt, plain)
     path = Path(path).expanduser()
     with atomic_path(path) as tmp:
         nir.write(tmp, g)
