@@ -896,7 +896,12 @@ def _inline_subgraphs(g: nir.NIRGraph, prefix: str = "",
                                 f"Output nodes; neuromap inlines subgraphs with one of each")
         entry[name] = [b for a, b in sub_edges if a == ins[0]]
         exit_[name] = [a for a, b in sub_edges if b == outs[0]]
-        nodes.update({k: v for k, v in sub_nodes.items() if k not in (ins[0], outs[0])})
+        inner = {k: v for k, v in sub_nodes.items() if k not in (ins[0], outs[0])}
+        clash = sorted(set(inner) & (set(nodes) | {prefix + str(k) for k in g.nodes}))
+        if clash:
+            raise NeuromapError(f"NIR subgraph {name}'s node {clash[0]} has the name of another "
+                                f"node once inlined; rename one of them")
+        nodes.update(inner)
         edges += [(a, b) for a, b in sub_edges if a != ins[0] and b != outs[0]]
     if entry:
         rewired = []
@@ -971,17 +976,14 @@ def infer_dt(nodes: dict[str, Any]) -> tuple[float, str]:
             r, w_in = (np.asarray(getattr(node, k), dtype=np.float64).reshape(-1)
                        for k in ("r", "w_in"))
             gains += [r, w_in]
-            with np.errstate(all="ignore"):
-                stated.append(np.concatenate([tau_mem / r, tau_syn / w_in]))
+            stated.append(_quotients((tau_mem, r), (tau_syn, w_in)))
         elif isinstance(node, nir.LIF):
             tau = np.asarray(node.tau, dtype=np.float64).reshape(-1)
             taus.append((n, "tau", tau))
             r = np.asarray(node.r, dtype=np.float64).reshape(-1)
             gains.append(r)
-            with np.errstate(all="ignore"):
-                stated.append(tau / r)
-    short = [(n, k, float(np.min(t))) for n, k, t in taus
-             if t.size and np.all(np.isfinite(t) | np.isinf(t)) and np.nanmin(t) < 1]
+            stated.append(_quotients((tau, r)))
+    short = [(n, k, float(np.min(t[t < 1]))) for n, k, t in taus if np.any(t < 1)]
     if not short:
         return 1.0, "default (every time constant >= 1 step)"
     d = np.concatenate(stated) if stated else np.array([])
@@ -994,6 +996,19 @@ def infer_dt(nodes: dict[str, Any]) -> tuple[float, str]:
     raise NeuromapError(f"NIR neuron node {n}: {k} = {t:g} is below one time step at dt = 1 and "
                         f"the file does not state its dt; give --dt SECONDS, the writer's time "
                         f"step (snnTorch 1e-4, Rockpool 1e-3, Norse dt squared; see docs/nir.md)")
+
+
+def _quotients(*pairs: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Elementwise ``a / b`` of each pair, concatenated; pairs that do not broadcast give none
+    (the shape checks of the import name them)."""
+    out = []
+    for a, b in pairs:
+        try:
+            with np.errstate(all="ignore"):
+                out.append(np.broadcast_arrays(a, b)[0] / np.broadcast_arrays(a, b)[1])
+        except ValueError:
+            continue
+    return np.concatenate(out) if out else np.array([])
 
 
 def _decay(tau: np.ndarray, n: str, key: str, dt: float = 1.0) -> int:
