@@ -23,9 +23,9 @@ CASES = {
     # its float arithmetic and Lava's fixed point agree spike for spike
     "snntorch_dense": (None, "exact"),
     "snntorch_conv": (None, "exact"),
-    # a recurrent RSynaptic (a nested subgraph): one spike per layer differs (66 against 67, 25
-    # against 24); not traced further, Lava's fixed-point truncation of decayed states being the
-    # likely cause
+    # a recurrent RSynaptic: one spike per layer differs (66 against 67, 25 against 24). A float
+    # simulation of the imported IR gives neuromap's counts: the threshold 160.25 is vThMant 160
+    # (whole weight units), and a decaying voltage between the two spikes only in neuromap
     "snntorch_rnn": (None, 0.05),
     # integrate-and-fire with sum pooling before a padded convolution: integer arithmetic, exact
     "sinabs_cnn": (None, "exact"),
@@ -50,8 +50,8 @@ def run(name: str, dt: float | None) -> tuple[dict, dict[str, int]]:
 
 
 def node_of(layer: str, graph_layers: dict[str, int]) -> int:
-    """The neuromap count of a peer layer (snnTorch's recurrent layers are inlined subgraphs,
-    ``<layer>.lif``)."""
+    """The neuromap count of a peer layer (snnTorch counts a recurrent layer under its module's
+    name, its file names the neuron node ``<layer>.lif``)."""
     return graph_layers[layer] if layer in graph_layers else graph_layers[f"{layer}.lif"]
 
 

@@ -874,8 +874,8 @@ def _inline_subgraphs(g: nir.NIRGraph, prefix: str = "",
                       level: int = 0) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """Nodes and edges of ``g`` with every nested NIRGraph node replaced by its contents (named
     ``<subgraph>.<node>``): an edge into the subgraph goes to what its one Input feeds, an edge
-    out of it leaves from what feeds its one Output. snnTorch writes each recurrent layer
-    (RLeaky, RSynaptic) as such a subgraph."""
+    out of it leaves from what feeds its one Output. snnTorch's recurrent modules (RLeaky,
+    RSynaptic) export such subgraphs, and Rockpool reads its recurrent layers as them."""
     if level > MAX_NESTING:
         raise NeuromapError(f"NIR graph nests subgraphs more than {MAX_NESTING} deep at "
                             f"{prefix.rstrip('.')}; flatten it")
