@@ -532,3 +532,25 @@ def test_nested_subgraph_is_inlined():
     graph = nir_to_graph(g)
     assert [(e.src, e.dst) for e in graph.edges] == [("x", "rnn.lif"), ("rnn.lif", "rnn.lif"),
                                                      ("rnn.lif", "n2")]
+
+
+def test_cli_dt_options(tmp_path, capsys):
+    """--dt is a NIR writer's time step (refused for NetX), --out-dt the reader's."""
+    net = lava_dl_net("tiny.net")
+    assert run_cli(export_main, ["--model", str(net), "--dt", "1e-4", "--to", "nir",
+                                 "--out", str(tmp_path / "t.nir")]) == 2
+    assert "is a NetX network, whose time is in steps; --dt is for NIR files" in capsys.readouterr().err
+    for bad in ("0", "-1", "nan", "inf"):
+        assert run_cli(export_main, ["--model", str(net), "--to", "nir", "--out-dt", bad,
+                                     "--out", str(tmp_path / "t.nir")]) == 2
+    assert run_cli(export_main, ["--model", str(net), "--to", "nir", "--out-dt", "1e-3",
+                                 "--out", str(tmp_path / "t.nir")]) == 0
+    g = nir.read(tmp_path / "t.nir", type_check=False)
+    taus = [np.asarray(v.tau if isinstance(v, nir.LIF) else v.tau_mem) for v in g.nodes.values()
+            if isinstance(v, (nir.LIF, nir.CubaLIF))]
+    assert taus and all(np.all(t < 1) for t in taus)  # steps * 1e-3 s
+    assert_same(load_netx(net), read_nir(tmp_path / "t.nir"))  # the metadata keeps it exact
+    capsys.readouterr()
+    with pytest.raises(NeuromapError, match=r"is a NIR graph, not a NetX network; convert it with "
+                                            r"`python -m neuromap.export"):
+        load_netx(tmp_path / "t.nir")
