@@ -1,4 +1,4 @@
-"""``python -m neuromap.deploy --target sim``: load a NetX model into the IR, map it onto
+"""``python -m neuromap.deploy --target sim``: load a NetX or NIR model into the IR, map it onto
 simulated Loihi cores, run the whole test set through the fast bit-exact engine (a subset through
 the Lava CPU simulator to prove it exact), account per-core events, estimate energy and latency,
 and write ``hw_reports/<name>/report.{json,md}``.
@@ -17,11 +17,11 @@ import numpy as np
 
 from .cost import account, estimate_cost
 from .cost.measure import measure_fast, output_counts
-from .errors import CliParser, NeuromapError, int_in, run_cli
+from .errors import CliParser, NeuromapError, float_in, int_in, run_cli
 from .graph import NetworkGraph
 from .hw.profile import available_profiles, load_profile, profile_path
+from .interop.model_file import read_model
 from .mapper import STRATEGIES, map_network
-from .netx.load import load_netx
 from .outputs import check_file, check_folder, safe_name
 from .report import build_report, known_error_text, summary_of, write_json_atomic, write_report
 from .provenance import versions
@@ -67,7 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int_in(1, 256), default=1,
                         help="CPU threads of the fast engine (default 1: its small steps run slower on two "
                              "threads once another process is busy)")
-    parser.add_argument("--model", type=Path, help="NetX .net file (default: newest in netx_models/)")
+    parser.add_argument("--model", type=Path, help="NetX .net or NIR .nir file (default: newest .net in "
+                        "netx_models/)")
+    parser.add_argument("--dt", type=float_in(1e-12, 1e6), metavar="SECONDS",
+                        help="a NIR model's time step (default: inferred, else 1 step; docs/nir.md)")
     parser.add_argument("--models-dir", type=Path, default=Path("netx_models"),
                         help="where --model defaults from")
     parser.add_argument("--samples", type=int_in(1, 1_000_000),
@@ -97,7 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     check_file(args.summary_json, "--summary-json", inputs, not_inside=folder)
     report = deploy(model, profile=args.profile, samples=args.samples, input_path=args.input,
                     steps=args.steps, seed=args.seed, progress=not args.quiet, strategy=args.strategy,
-                    engine=args.engine, verify=args.verify, batch_size=args.batch_size, threads=args.threads)
+                    engine=args.engine, verify=args.verify, batch_size=args.batch_size, threads=args.threads,
+                    dt=args.dt)
     folder = write_report(report, folder)
     if args.summary_json:
         write_json_atomic(args.summary_json, summary_of(report))
@@ -108,9 +112,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def deploy(model: Path, profile: str = "loihi2", samples: int | None = None, input_path: Path | None = None,
            steps: int | None = None, seed: int = 0, progress: bool = False, strategy: str = "layerwise",
            engine: str = "fast", verify: int = 1, batch_size: int | None = None,
-           threads: int | None = 1) -> dict[str, Any]:
-    """Load, map, simulate, account and cost one model; returns the report dict."""
-    graph = load_netx(model)
+           threads: int | None = 1, dt: float | None = None) -> dict[str, Any]:
+    """Load (NetX or NIR, ``dt`` for NIR as in ``read_model``), map, simulate, account and cost
+    one model; returns the report dict."""
+    graph = read_model(model, dt)
     prof = load_profile(profile)
     t0 = time.perf_counter()
     mapping = map_network(graph, prof, strategy).mapping
@@ -135,10 +140,7 @@ def deploy(model: Path, profile: str = "loihi2", samples: int | None = None, inp
         measured = measure_fast(graph, [mapping], inputs.data, inputs.steps, batch_size, verify, progress, threads)
         events, out_counts = measured.events[0], measured.output_counts
         sim_s = time.perf_counter() - t0
-        if verify and any(e.src == e.dst for e in graph.edges):  # Lava 0.10 cannot run RecurrentDense
-            verification = {"engine": "lava", "samples": 0, "skipped": "Lava 0.10 has no process model "
-                            "for recurrent dense layers, so this network was not checked against Lava"}
-        elif verify:
+        if verify:
             verification = verify_against_lava(graph, mapping, inputs, measured.first, progress)
     cost = estimate_cost(events, mapping, prof, graph)
 

@@ -1,9 +1,13 @@
 """``python -m neuromap.export``: convert a network between NetX HDF5 and NIR.
 
-    python -m neuromap.export --model X.net|X.nir --to nir|netx --out PATH
+    python -m neuromap.export --model X.net|X.nir [--dt S] --to nir|netx --out PATH
+                              [--out-dt S] [--out-neurons plain|cubalif]
 
 The input format is recognised from the file's contents (a NetX file has a ``layer`` group, a
-NIR file a ``node`` group). Writing is atomic: on any error nothing is left at ``--out``.
+NIR file a ``node`` group). ``--dt`` is the time step of a NIR input's writer (snnTorch 1e-4 s,
+Norse dt squared, Rockpool 1e-3 s; inferred where the file states it); ``--out-dt`` the time step
+of the tool that will read the NIR output (time constants in its unit, unit input gains).
+Writing is atomic: on any error nothing is left at ``--out``.
 
 See docs/nir.md for how the IR maps onto NIR primitives and what does not translate."""
 from __future__ import annotations
@@ -11,11 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-import h5py
-
-from .errors import CliParser, NeuromapError, run_cli
-from .graph import NetworkGraph
-from .h5io import read_error, require_hdf5
+from .errors import CliParser, float_in, run_cli
+from .interop.model_file import read_model
 from .outputs import check_file
 from .validate import add_limit_options, set_limits
 
@@ -28,38 +29,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, required=True, help="NetX .net or NIR .nir file")
     parser.add_argument("--to", choices=FORMATS, required=True, help="output format")
     parser.add_argument("--out", type=Path, required=True, help="file to write")
+    parser.add_argument("--dt", type=float_in(1e-12, 1e6), metavar="SECONDS",
+                        help="a NIR input's time step (default: inferred, else 1 step)")
+    parser.add_argument("--out-dt", type=float_in(1e-12, 1e6), default=1.0, metavar="SECONDS",
+                        help="with --to nir: the reader's time step (default 1: time in steps)")
+    parser.add_argument("--out-neurons", choices=("plain", "cubalif"), default="plain",
+                        help="with --to nir: plain LIF/IF nodes where the current decay is full "
+                             "(snnTorch, Sinabs) or CubaLIF everywhere (Norse)")
     add_limit_options(parser)
     args = parser.parse_args(argv)
     set_limits(args.max_neurons, args.max_synapses)
     check_file(args.out, "--out", [args.model])
-    graph = read_model(args.model)
+    graph = read_model(args.model, args.dt)
     if args.to == "nir":
         from .interop.nir import write_nir
-        path = write_nir(graph, args.out)
+        path = write_nir(graph, args.out, args.out_dt, args.out_neurons == "plain")
     else:
         from .netx.write import write_netx
         path = write_netx(graph, args.out)
     print(f"wrote {path} ({args.to}: {len(graph.layers)} layers, {len(graph.edges)} edges, "
           f"{graph.num_neurons} neurons, {graph.num_synapses} synapses)")
     return 0
-
-
-def read_model(path: Path) -> NetworkGraph:
-    """Read a NetX or NIR file, telling them apart by their top-level groups."""
-    require_hdf5(path, "NetX .net or NIR .nir file", "pass a NetX .net or NIR .nir file")
-    try:
-        with h5py.File(path, "r") as f:
-            keys = set(f.keys())
-    except Exception as exc:  # h5py raises OSError, RuntimeError... on corrupt files
-        raise read_error(path, "NetX or NIR file", exc) from None
-    if "node" in keys and "layer" not in keys:
-        from .interop.nir import read_nir
-        return read_nir(path)
-    if "layer" in keys:
-        from .netx.load import load_netx
-        return load_netx(path)
-    raise NeuromapError(f"{path} is neither a NetX network (no 'layer' group) nor a NIR graph "
-                        f"(no 'node' group); re-export it")
 
 
 if __name__ == "__main__":

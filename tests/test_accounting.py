@@ -105,3 +105,20 @@ def test_fanin_and_reach_match_brute_force(stride, padding, dilation, groups):
     assert np.array_equal(fanin_sum(pre, edge, src, dst), conn @ pre.reshape(-1))
     post = rng.random(int(np.prod(dst))) < 0.2
     assert np.array_equal(reach_mask(post, edge, src, dst), conn[post].any(axis=0))
+
+
+def test_recurrent_edge_counts_synops_and_input_a_step_later():
+    """A recurrent dense edge carries the layer's own spikes back to it one step later: every
+    spike makes one synaptic event per neuron, and the neurons count as receiving input on the
+    next step (a spike on the last step of the window delivers after it)."""
+    g = dense_graph(np.ones((3, 4)))
+    g = replace(g, edges=g.edges + (Edge("dense1", "dense1", "dense", np.ones((3, 3))),))
+    prof = _profile(8)
+    m = map_layerwise(g, prof)
+    inp = np.zeros((1, 3, 4), np.int32)            # no input spikes at all
+    out = np.zeros((1, 3, 3), np.int32)
+    out[0, 0, 1] = 1                               # step 0: neuron 1 spikes -> input at step 1
+    out[0, 2, 0] = 1                               # step 2 (last): delivers after the window
+    ev = account(g, m, Activity({"input0": inp, "dense1": out}, steps=3))
+    assert ev.synops.tolist() == [6]               # 2 spikes x 3 recurrent synapses
+    assert ev.active_updates.tolist() == [3]       # only step 1, all 3 neurons

@@ -101,7 +101,7 @@ def test_shipped_nets_round_trip_or_clear_error(rel, tmp_path):
             graph_to_nir(graph)
         return
     g = graph_to_nir(graph)
-    assert sum(isinstance(v, nir.CubaLIF) for v in g.nodes.values()) == \
+    assert sum(isinstance(v, (nir.CubaLIF, nir.LIF, nir.IF)) for v in g.nodes.values()) == \
         sum(lay.neuron is not None for lay in graph.layers)
     assert_same(graph, nir_to_graph(g))
     assert_same(graph, read_nir(write_nir(graph, tmp_path / "net.nir")))
@@ -202,7 +202,10 @@ def test_multi_input_graph_round_trip(tmp_path):
     assert ("in->join.lag", "in->join.syn") in g.edges
     assert isinstance(g.nodes["join->fc.flatten"], nir.Flatten)
     assert ("fc", "fc->fc.syn") in g.edges and ("fc->fc.syn", "fc") in g.edges
-    assert np.all(np.isinf(g.nodes["join"].tau_syn)) and np.all(g.nodes["fc"].tau_syn == 1)
+    assert np.all(np.isinf(g.nodes["join"].tau_syn))
+    # full current decay: a plain LIF, r = tau (unit input gain under forward Euler)
+    assert isinstance(g.nodes["fc"], nir.LIF) and np.all(g.nodes["fc"].tau == 4)
+    assert np.all(g.nodes["fc"].r == 4)
     assert_same(graph, nir_to_graph(g))
     assert_same(graph, read_nir(write_nir(graph, tmp_path / "m.nir")))
 
@@ -258,7 +261,7 @@ def foreign_graph() -> nir.NIRGraph:
     }
     edges = [("x", "conv"), ("conv", "lif1"), ("lif1", "pool"), ("pool", "flat"), ("flat", "fc"),
              ("fc", "lif2"), ("lif2", "y")]
-    return nir.NIRGraph(nodes=nodes, edges=edges)
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
 
 
 def test_foreign_graph_imports_with_expected_shapes(tmp_path):
@@ -316,7 +319,8 @@ def test_foreign_pool_then_conv_composes_exactly():
         "n": nir.IF(r=np.ones((3, 4, 2)), v_threshold=np.ones((3, 4, 2))),
         "y": nir.Output(output_type={"output": np.array([3, 4, 2])}),
     }
-    g = nir.NIRGraph(nodes=nodes, edges=[("x", "pool"), ("pool", "conv"), ("conv", "n"), ("n", "y")])
+    g = nir.NIRGraph(nodes=nodes, edges=[("x", "pool"), ("pool", "conv"), ("conv", "n"), ("n", "y")],
+                     type_check=False)
     graph = nir_to_graph(g)
     (edge,) = graph.edges
     assert graph.layer("n").shape == (2, 4, 3)
@@ -340,7 +344,7 @@ def _chain(extra_edges=(), extra_nodes=None, sizes=(3, 4, 4)):
              "n2": lif(sizes[2])}
     nodes.update(extra_nodes or {})
     edges = [("x", "a"), ("a", "n1"), ("n1", "b"), ("b", "n2"), *extra_edges]
-    return nir.NIRGraph(nodes=nodes, edges=edges)
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
 
 
 def test_bad_graphs_name_the_nodes():
@@ -419,3 +423,134 @@ def test_cli_process_exit_status(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "does not exist" in proc.stderr
+
+
+# ------------------------------------------------------------------ (g) peers' conventions
+
+def test_pool_then_padded_conv_composes_exactly_or_is_refused():
+    """The NIR paper's Sinabs CNN pools before a padded convolution: with windows that do not
+    overlap and cover the input, the conv's zero padding is the pool stride times as wide."""
+    from lava.proc.conv.utils import conv_scipy
+    rng = np.random.default_rng(6)
+    w2 = rng.integers(-127, 128, (3, 2, 3, 3)).astype(float)
+    w2[0, 0, 0, 0] = 127.0  # max |w| = 127: the layer's scale is exactly 1
+
+    def graph(h, w, kernel, stride):
+        nodes = {
+            "x": nir.Input(input_type={"input": np.array([2, h, w])}),
+            "pool": nir.SumPool2d(kernel_size=np.array(kernel), stride=np.array(stride),
+                                  padding=np.array([0, 0])),
+            "conv": nir.Conv2d(input_shape=None, weight=w2, stride=1, padding=1, dilation=1,
+                               groups=1, bias=np.zeros(3)),
+            "n": nir.IF(r=np.ones((3, h // 2, w // 2)), v_threshold=np.ones((3, h // 2, w // 2))),
+            "y": nir.Output(output_type={"output": np.array([3, h // 2, w // 2])}),
+        }
+        return nir.NIRGraph(nodes=nodes, edges=[("x", "pool"), ("pool", "conv"), ("conv", "n"),
+                                                ("n", "y")], type_check=False)
+
+    (edge,) = nir_to_graph(graph(8, 6, [2, 2], [2, 2])).edges
+    assert edge.padding == (2, 2) and edge.stride == (2, 2)
+    x = rng.integers(0, 2, (2, 8, 6)).astype(float)
+    want = F.conv2d(F.avg_pool2d(torch.tensor(x)[None], 2, divisor_override=1), torch.tensor(w2),
+                    padding=1)[0].numpy()
+    got = conv_scipy(x.transpose(2, 1, 0), edge.weight, edge.weight.shape[1:3], edge.stride,
+                     edge.padding, edge.dilation, edge.groups)
+    np.testing.assert_array_equal(got.transpose(2, 1, 0), want)
+    # an odd input leaves a row no window covers, which the composed padding would read
+    with pytest.raises(NeuromapError, match=r"SumPool2d pool .* before the padded Conv2d conv "
+                                            r"does not compose.*put a neuron node between them"):
+        nir_to_graph(graph(9, 6, [2, 2], [2, 2]))
+
+
+def test_dt_scales_time_constants_and_gains():
+    """A peer's LIF in seconds (tau = 1 ms, dt = 0.125 ms: 8 steps) with r = 1: decay 512/4096
+    and an Euler input gain r dt / tau = 1/8 (so the threshold is 8 times the weights')."""
+    n = 3
+    nodes = {"x": nir.Input(input_type={"input": np.array([2])}),
+             "a": nir.Linear(weight=np.array([[1.0, 0.5], [0.25, 1.0], [1.0, 1.0]])),
+             "lif": nir.LIF(tau=np.full(n, 1e-3), r=np.ones(n), v_leak=np.zeros(n),
+                            v_threshold=np.full(n, 0.0625), v_reset=np.zeros(n)),
+             "y": nir.Output(output_type={"output": np.array([n])})}
+    g = nir.NIRGraph(nodes=nodes, edges=[("x", "a"), ("a", "lif"), ("lif", "y")], type_check=False)
+    with pytest.raises(NeuromapError, match=r"node lif: tau = 0.001 is below one time step .*"
+                                            r"give --dt SECONDS"):
+        nir_to_graph(g)
+    graph = nir_to_graph(g, dt=1.25e-4)
+    p = graph.layer("lif").neuron.params
+    assert (p["iDecay"], p["vDecay"], p["vThMant"]) == (4096, 512, 64)  # 0.0625 * 8 * 127
+    np.testing.assert_array_equal(graph.edges[0].weight, [[127, 64], [32, 127], [127, 127]])
+    assert graph.meta["nir_import"] == {"dt": 1.25e-4, "dt_from": "given"}
+    with pytest.raises(NeuromapError, match="--dt must be a positive number"):
+        nir_to_graph(g, dt=0.0)
+    nodes["lif"] = nir.LIF(tau=np.full(n, 1e-3), r=np.ones(n), v_leak=np.zeros(n),
+                           v_threshold=np.full(n, 0.0625), v_reset=np.full(n, -0.5))
+    g = nir.NIRGraph(nodes=nodes, edges=[("x", "a"), ("a", "lif"), ("lif", "y")], type_check=False)
+    with pytest.raises(NeuromapError, match=r"node lif: v_reset = -0.5; .* reset to 0"):
+        nir_to_graph(g, dt=1.25e-4)
+
+
+def test_export_for_a_peer_dt_and_back():
+    """--out-dt writes time constants in the reader's unit with unit Euler gains (snnTorch's
+    convention); stripped of metadata the file comes back with dt inferred and the same decays."""
+    graph = multi_input_graph()
+    layers = tuple(Layer(lay.name, lay.kind, lay.shape, lay.neuron, None, lay.transform)
+                   if lay.name == "join" else lay for lay in graph.layers)
+    graph = NetworkGraph(graph.name, layers, graph.edges, graph.meta)
+    g = graph_to_nir(graph, dt=1e-4)
+    a, fc = g.nodes["a"], g.nodes["fc"]
+    assert isinstance(a, nir.CubaLIF) and isinstance(fc, nir.LIF)
+    np.testing.assert_allclose(a.tau_syn, 4e-4)  # iDecay 1024: 4 steps
+    np.testing.assert_allclose(a.w_in * 1e-4 / a.tau_syn, 1)
+    np.testing.assert_allclose(a.r * 1e-4 / a.tau_mem, 1)
+    np.testing.assert_allclose(fc.r * 1e-4 / fc.tau, 1)
+    assert np.all(a.v_reset == 0) and np.all(fc.v_reset == 0)
+    back = nir_to_graph(strip_metadata(g))
+    assert back.meta["nir_import"]["dt"] == pytest.approx(1e-4, rel=1e-9)
+    for old in graph.layers[1:4]:
+        p, q = old.neuron.params, back.layer(old.name).neuron.params
+        assert (q["iDecay"], q["vDecay"]) == (p["iDecay"], p["vDecay"]), old.name
+    cuba_only = graph_to_nir(graph, plain=False)
+    assert all(isinstance(cuba_only.nodes[n], nir.CubaLIF) for n in ("a", "join", "fc"))
+    assert_same(graph, nir_to_graph(cuba_only))
+
+
+def test_nested_subgraph_is_inlined():
+    """snnTorch writes a recurrent layer as a subgraph Input -> lif <-> w_rec -> Output."""
+    lif = lambda n: nir.LIF(tau=np.full(n, 2.0), r=np.full(n, 2.0), v_leak=np.zeros(n),  # noqa: E731
+                            v_threshold=np.ones(n))
+    sub = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([4])}), "lif": lif(4),
+                              "w_rec": nir.Linear(weight=np.eye(4) * 0.5),
+                              "output": nir.Output(output_type={"output": np.array([4])})},
+                       edges=[("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"),
+                              ("lif", "output")], type_check=False)
+    nodes = {"x": nir.Input(input_type={"input": np.array([3])}),
+             "a": nir.Linear(weight=np.ones((4, 3))), "rnn": sub,
+             "b": nir.Linear(weight=np.ones((2, 4))), "n2": lif(2),
+             "y": nir.Output(output_type={"output": np.array([2])})}
+    g = nir.NIRGraph(nodes=nodes, edges=[("x", "a"), ("a", "rnn"), ("rnn", "b"), ("b", "n2"),
+                                         ("n2", "y")], type_check=False)
+    graph = nir_to_graph(g)
+    assert [(e.src, e.dst) for e in graph.edges] == [("x", "rnn.lif"), ("rnn.lif", "rnn.lif"),
+                                                     ("rnn.lif", "n2")]
+
+
+def test_cli_dt_options(tmp_path, capsys):
+    """--dt is a NIR writer's time step (refused for NetX), --out-dt the reader's."""
+    net = lava_dl_net("tiny.net")
+    assert run_cli(export_main, ["--model", str(net), "--dt", "1e-4", "--to", "nir",
+                                 "--out", str(tmp_path / "t.nir")]) == 2
+    assert "is a NetX network, whose time is in steps; --dt is for NIR files" in capsys.readouterr().err
+    for bad in ("0", "-1", "nan", "inf"):
+        assert run_cli(export_main, ["--model", str(net), "--to", "nir", "--out-dt", bad,
+                                     "--out", str(tmp_path / "t.nir")]) == 2
+    assert run_cli(export_main, ["--model", str(net), "--to", "nir", "--out-dt", "1e-3",
+                                 "--out", str(tmp_path / "t.nir")]) == 0
+    g = nir.read(tmp_path / "t.nir", type_check=False)
+    taus = [np.asarray(v.tau if isinstance(v, nir.LIF) else v.tau_mem) for v in g.nodes.values()
+            if isinstance(v, (nir.LIF, nir.CubaLIF))]
+    assert taus and all(np.all(t < 1) for t in taus)  # steps * 1e-3 s
+    assert_same(load_netx(net), read_nir(tmp_path / "t.nir"))  # the metadata keeps it exact
+    capsys.readouterr()
+    with pytest.raises(NeuromapError, match=r"is a NIR graph, not a NetX network; convert it with "
+                                            r"`python -m neuromap.export"):
+        load_netx(tmp_path / "t.nir")

@@ -77,7 +77,10 @@ class EventAccumulator:
             got_input = np.zeros((S * T, lay.size), dtype=bool)  # input on any edge counts once
             for edge in edges:
                 src = self.graph.layer(edge.src)
-                pre = (activity.events[edge.src] != 0).reshape((S * T,) + tuple(src.shape))
+                fired = activity.events[edge.src] != 0
+                if edge.src == edge.dst:  # a recurrent edge delivers a step's spikes one step later
+                    fired = np.concatenate([np.zeros_like(fired[:, :1]), fired[:, :-1]], axis=1)
+                pre = fired.reshape((S * T,) + tuple(src.shape))
                 if edge.kind == "dense":  # every pre neuron reaches every post neuron
                     got_input |= pre.reshape(S * T, -1).any(axis=1)[:, None]
                 else:

@@ -97,11 +97,20 @@ def _conv_to_ir(weight: np.ndarray) -> np.ndarray:
 # IR -> NIR
 # --------------------------------------------------------------------------------------------
 
-def graph_to_nir(graph: NetworkGraph) -> nir.NIRGraph:
+def graph_to_nir(graph: NetworkGraph, dt: float = 1.0, plain: bool = True) -> nir.NIRGraph:
     """Translate ``graph`` into an ``nir.NIRGraph`` (see the module docstring for the units).
+
+    ``dt`` is the reader's time step in its own unit: time constants are written as
+    ``steps * dt`` with ``w_in = tau_syn / dt`` and ``r = tau_mem / dt`` (unit input gains under
+    forward Euler, snnTorch's convention), so a peer that simulates with that dt sees neuromap's
+    per-step update. With ``plain``, a layer with full current decay is a plain ``LIF`` (``IF``
+    without leak and bias), which snnTorch and Sinabs read; without, every layer is a ``CubaLIF``
+    (Norse 1.1 ignores a ``LIF``'s ``r`` but reads ``CubaLIF`` fully).
 
     Raises NeuromapError for what NIR 1.0 cannot express: non-CUBA neurons (e.g. SDNN
     sigma-delta), graded spikes, per-synapse delays that vary with both pre and post neuron."""
+    if not (np.isfinite(dt) and dt > 0):
+        raise NeuromapError(f"--dt must be a positive number (the reader's time step), got {dt}")
     names = [lay.name for lay in graph.layers]
     if len(set(names)) != len(names):
         raise NeuromapError(f"graph {graph.name} has duplicate layer names; rename them")
@@ -119,7 +128,7 @@ def graph_to_nir(graph: NetworkGraph) -> nir.NIRGraph:
             else:
                 data = f"{lay.name}.data"
                 nodes[data] = nir.Input(input_type={"input": np.array(_nir_shape(lay.shape))})
-                nodes[lay.name] = _neuron_node(lay)
+                nodes[lay.name] = _neuron_node(lay, dt, plain)
                 edges.append((data, lay.name))
         elif lay.kind == "average":
             if lay.neuron is not None:
@@ -130,7 +139,7 @@ def graph_to_nir(graph: NetworkGraph) -> nir.NIRGraph:
             if lay.neuron is None:
                 raise NeuromapError(f"layer {lay.name} ({lay.kind}) has no neuron model, so it "
                                     f"has no NIR neuron node; give it a neuron or drop it")
-            nodes[lay.name] = _neuron_node(lay)
+            nodes[lay.name] = _neuron_node(lay, dt, plain)
     syn_names: list[str] = []
     seen_pairs: set[tuple[str, str]] = set()
     for i, e in enumerate(graph.edges):
@@ -161,13 +170,13 @@ def graph_to_nir(graph: NetworkGraph) -> nir.NIRGraph:
                                     f"with another node; rename the layers")
             nodes[out] = nir.Output(output_type={"output": np.array(_nir_shape(lay.shape))})
             edges.append((lay.name, out))
-    meta = {"neuromap_format": FORMAT,
+    meta = {"neuromap_format": FORMAT, "neuromap_dt": float(dt),
             "neuromap_graph": json.dumps({"name": graph.name, "layers": names, "edges": syn_names,
                                           "meta": dict(graph.meta)}, default=str)}
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta, type_check=False)
 
 
-def _neuron_node(lay: Layer) -> nir.CubaLIF:
+def _neuron_node(lay: Layer, dt: float = 1.0, plain: bool = True) -> Any:
     assert lay.neuron is not None
     ntype, p = lay.neuron.type, dict(lay.neuron.params)
     if ntype not in CUBA_TYPES:
@@ -194,8 +203,16 @@ def _neuron_node(lay: Layer) -> nir.CubaLIF:
     if lay.bias is not None:
         meta["neuromap_bias"] = bias
     full = np.ones(shape)
-    return nir.CubaLIF(tau_syn=full * tau_syn, tau_mem=full * tau_mem, r=full * tau_mem,
-                       v_leak=v_leak, v_threshold=full * vth, w_in=full * tau_syn, metadata=meta)
+    zero = np.zeros(shape)
+    if plain and i_decay == DECAY_UNITY and v_decay == 0 and not np.any(bias):
+        # u = this step's input, v = v + u: integrate-and-fire, v += r I per step
+        return nir.IF(r=full, v_threshold=full * vth, v_reset=zero, metadata=meta)
+    if plain and i_decay == DECAY_UNITY:
+        return nir.LIF(tau=full * tau_mem * dt, r=full * tau_mem, v_leak=v_leak,
+                       v_threshold=full * vth, v_reset=zero, metadata=meta)
+    return nir.CubaLIF(tau_syn=full * tau_syn * dt, tau_mem=full * tau_mem * dt, r=full * tau_mem,
+                       v_leak=v_leak, v_threshold=full * vth, w_in=full * tau_syn, v_reset=zero,
+                       metadata=meta)
 
 
 def _tau(decay: float, layer: str, key: str) -> float:
@@ -270,34 +287,47 @@ def _edge_chain(e: Edge, src: Layer, dst: Layer, base: str) -> list[tuple[str, A
 # NIR -> IR
 # --------------------------------------------------------------------------------------------
 
-def nir_to_graph(g: nir.NIRGraph, name: str | None = None) -> NetworkGraph:
+def nir_to_graph(g: nir.NIRGraph, name: str | None = None,
+                 dt: float | None = None) -> NetworkGraph:
     """Translate an ``nir.NIRGraph`` into a NetworkGraph.
 
     Graphs written by :func:`graph_to_nir` come back exactly (integer weights and NetX neuron
     parameters from the ``neuromap_*`` metadata). Other graphs are read from their float
     parameters: per neuron node, weights are scaled so the largest fits 8 bits signed and
     rounded, and threshold and bias are scaled the same way. ``name`` defaults to the name
-    stored by :func:`graph_to_nir`, else ``"nir"``."""
+    stored by :func:`graph_to_nir`, else ``"nir"``.
+
+    ``dt`` is the writer's time step in its time unit (seconds for snnTorch, Norse, Rockpool):
+    a time constant ``tau`` becomes ``tau / dt`` steps and the Euler gains ``dt / tau`` follow.
+    None infers it (:func:`infer_dt`): 1 when every time constant is at least one step, else
+    the one step that the file's own ``r = tau / dt`` convention states."""
     if not isinstance(g, nir.NIRGraph):
         raise NeuromapError(f"expected an nir.NIRGraph, got {type(g).__name__}")
-    return validate(_Importer(g, name).run())
+    if dt is not None and not (np.isfinite(dt) and dt > 0):
+        raise NeuromapError(f"--dt must be a positive number of seconds (the writer's time "
+                            f"step), got {dt}")
+    return validate(_Importer(g, name, dt).run())
 
 
 class _Importer:
-    def __init__(self, g: nir.NIRGraph, name: str | None) -> None:
+    def __init__(self, g: nir.NIRGraph, name: str | None, dt: float | None = None) -> None:
         self.g = g
-        self.nodes: dict[str, Any] = {str(k): v for k, v in g.nodes.items()}
-        self.edges = [(_str(a), _str(b)) for a, b in g.edges]
+        self.dt = dt
+        self.dt_source = "given" if dt is not None else None
+        self.nodes, self.edges = _inline_subgraphs(g)
         self.gmeta = _graph_meta(getattr(g, "metadata", None) or {})
         self.name = name or (self.gmeta or {}).get("name") or "nir"
         self.preds: dict[str, list[str]] = {n: [] for n in self.nodes}
         self.succs: dict[str, list[str]] = {n: [] for n in self.nodes}
         self.shape: dict[str, tuple[int, ...]] = {}
         self.rec: set[str] = set()
+        self.foreign = False  # True once a neuron node is read from its float parameters
 
     # -- structure --------------------------------------------------------------------------
     def run(self) -> NetworkGraph:
         self._check_nodes()
+        if self.dt is None:
+            self.dt, self.dt_source = infer_dt(self.nodes)
         rec = self.rec = self._recurrent()
         order = self._toposort(rec)
         for n in order:
@@ -542,6 +572,8 @@ class _Importer:
             rank = {s: i for i, s in enumerate(stored_edges)}
             edges = [r["edge"] for r in sorted(raw, key=lambda r: rank.get(r["syn"], 0))]
         meta = dict(gm.get("meta") or {})
+        if self.foreign:
+            meta["nir_import"] = {"dt": self.dt, "dt_from": self.dt_source}
         return NetworkGraph(name=str(self.name), layers=tuple(layers[n] for n in names),
                             edges=tuple(edges), meta=meta)
 
@@ -662,11 +694,19 @@ class _Importer:
         bias = np.broadcast_to(np.asarray(node.bias, dtype=np.float64).reshape(-1),
                                (w.shape[0],)).copy()
         if pool is not None:
-            if padding != (0, 0) or pp != (0, 0):
-                raise NeuromapError(f"NIR path {where}: SumPool2d {pool} before Conv2d {syn} "
-                                    f"composes into one convolution only without padding; pad "
-                                    f"neither or put a neuron node between them")
-            # conv(pool(x)): kernel = conv kernel dilated by the pool stride, smeared by the pool
+            pooled = _pool_out(self.nodes[pool], src_nir, pool)
+            covered = all(o * st >= size for o, st, size in zip(pooled[1:], ps, src_nir[1:]))
+            if pp != (0, 0) or padding != (0, 0) and (any(k > st for k, st in zip(pk, ps))
+                                                       or not covered):
+                raise NeuromapError(
+                    f"NIR path {where}: SumPool2d {pool} (kernel {pk}, stride {ps}, padding "
+                    f"{pp}) before the padded Conv2d {syn} does not compose into one "
+                    f"convolution over {src_nir}: that needs an unpadded pooling whose windows "
+                    f"do not overlap and cover the input; pool with kernel = stride dividing the "
+                    f"input, or put a neuron node between them")
+            # conv(pool(x)): kernel = conv kernel dilated by the pool stride, smeared by the pool;
+            # the conv's zero padding of p pooled rows is p * stride zero rows of the input
+            # (windows that do not overlap and cover the input read nothing else)
             kh = (w.shape[2] - 1) * dilation[0] * ps[0] + pk[0]
             kw = (w.shape[3] - 1) * dilation[1] * ps[1] + pk[1]
             big = np.zeros(w.shape[:2] + (kh, kw))
@@ -674,11 +714,11 @@ class _Importer:
                 for v in range(w.shape[3]):
                     y0, x0 = u * dilation[0] * ps[0], v * dilation[1] * ps[1]
                     big[:, :, y0:y0 + pk[0], x0:x0 + pk[1]] += w[:, :, u:u + 1, v:v + 1]
-            pooled = _pool_out(self.nodes[pool], src_nir, pool)
             direct = _conv_out(node, pooled, syn)
             stride2 = (stride[0] * ps[0], stride[1] * ps[1])
-            composed = tuple((s - k) // st + 1 for s, k, st in
-                             zip(src_nir[1:], (kh, kw), stride2))
+            padding = (padding[0] * ps[0], padding[1] * ps[1])
+            composed = tuple((s + 2 * p - k) // st + 1 for s, p, k, st in
+                             zip(src_nir[1:], padding, (kh, kw), stride2))
             if tuple(direct[1:]) != composed:
                 raise NeuromapError(f"NIR path {where}: SumPool2d {pool} then Conv2d {syn} does "
                                     f"not compose into one convolution over {src_nir}; put a "
@@ -693,7 +733,7 @@ class _Importer:
         ir_shape = _ir_shape(nir_shape)
         meta = _node_meta(node)
         stored = _json(meta.get("neuromap_layer"), n)
-        exact = isinstance(stored, dict) and isinstance(node, nir.CubaLIF) and all(
+        exact = isinstance(stored, dict) and all(
             _is_int(r["weight"]) and not np.any(r["bias"]) for r in ins)
         if exact:
             neuron = Neuron(type=str(stored.get("type", "CUBA")),
@@ -709,24 +749,35 @@ class _Importer:
         if input_layer:
             raise NeuromapError(f"NIR neuron node {n} is fed by the Input directly but its "
                                 f"neuromap metadata is missing or edited; add a synapse")
+        self.foreign = True
+        dt = float(self.dt)
         arrays = {k: np.broadcast_to(np.asarray(v, dtype=np.float64), nir_shape)
                   for k, v in _neuron_arrays(node).items()}
         for k, v in arrays.items():
             if np.any(np.isnan(v)):
                 raise NeuromapError(f"NIR neuron node {n}: {k} holds NaN; fix the parameter")
+        if "v_reset" in arrays and np.any(arrays["v_reset"] != 0):
+            raise NeuromapError(f"NIR neuron node {n}: v_reset = "
+                                f"{float(arrays['v_reset'].reshape(-1)[0]):g}; Loihi/Lava CUBA "
+                                f"neurons reset to 0, so neuromap imports v_reset = 0 only; "
+                                f"re-export with v_reset = 0")
+        # forward Euler with step dt: decay dt / tau, input gains w_in dt / tau_syn and
+        # r dt / tau_mem, bias v_leak dt / tau_mem per step
         if isinstance(node, nir.CubaLIF):
-            i_decay = _decay(arrays["tau_syn"], n, "tau_syn")
-            v_decay = _decay(arrays["tau_mem"], n, "tau_mem")
-            g_in = _ratio(arrays["w_in"], arrays["tau_syn"], n, "w_in / tau_syn")
-            g_r = _ratio(arrays["r"], arrays["tau_mem"], n, "r / tau_mem")
+            steps_syn, steps_mem = arrays["tau_syn"] / dt, arrays["tau_mem"] / dt
+            i_decay = _decay(steps_syn, n, "tau_syn", dt)
+            v_decay = _decay(steps_mem, n, "tau_mem", dt)
+            g_in = _ratio(arrays["w_in"], steps_syn, n, "w_in dt / tau_syn")
+            g_r = _ratio(arrays["r"], steps_mem, n, "r dt / tau_mem")
             gain = g_in * g_r
-            leak = _leak(arrays["v_leak"], arrays["tau_mem"], n)
+            leak = _leak(arrays["v_leak"], steps_mem, n)
         elif isinstance(node, nir.LIF):
+            steps = arrays["tau"] / dt
             i_decay = DECAY_UNITY
-            v_decay = _decay(arrays["tau"], n, "tau")
-            gain = _ratio(arrays["r"], arrays["tau"], n, "r / tau")
-            leak = _leak(arrays["v_leak"], arrays["tau"], n)
-        else:  # IF: v += r * I
+            v_decay = _decay(steps, n, "tau", dt)
+            gain = _ratio(arrays["r"], steps, n, "r dt / tau")
+            leak = _leak(arrays["v_leak"], steps, n)
+        else:  # IF: v += r * I per step (no time constant; every peer writes it per step)
             i_decay, v_decay = DECAY_UNITY, 0
             gain = arrays["r"]
             leak = np.zeros(nir_shape)
@@ -815,6 +866,53 @@ class _Importer:
 # helpers for import
 # --------------------------------------------------------------------------------------------
 
+#: How deep nested NIRGraph nodes may go (snnTorch writes one level for a recurrent layer).
+MAX_NESTING = 8
+
+
+def _inline_subgraphs(g: nir.NIRGraph, prefix: str = "",
+                      level: int = 0) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Nodes and edges of ``g`` with every nested NIRGraph node replaced by its contents (named
+    ``<subgraph>.<node>``): an edge into the subgraph goes to what its one Input feeds, an edge
+    out of it leaves from what feeds its one Output. snnTorch's recurrent modules (RLeaky,
+    RSynaptic) export such subgraphs, and Rockpool reads its recurrent layers as them."""
+    if level > MAX_NESTING:
+        raise NeuromapError(f"NIR graph nests subgraphs more than {MAX_NESTING} deep at "
+                            f"{prefix.rstrip('.')}; flatten it")
+    nodes: dict[str, Any] = {}
+    edges = [(prefix + _str(a), prefix + _str(b)) for a, b in g.edges]
+    entry: dict[str, list[str]] = {}
+    exit_: dict[str, list[str]] = {}
+    for key, node in g.nodes.items():
+        name = prefix + str(key)
+        if not isinstance(node, nir.NIRGraph):
+            nodes[name] = node
+            continue
+        sub_nodes, sub_edges = _inline_subgraphs(node, name + ".", level + 1)
+        ins = [k for k, v in sub_nodes.items() if isinstance(v, nir.Input)]
+        outs = [k for k, v in sub_nodes.items() if isinstance(v, nir.Output)]
+        if len(ins) != 1 or len(outs) != 1:
+            raise NeuromapError(f"NIR subgraph {name} has {len(ins)} Input and {len(outs)} "
+                                f"Output nodes; neuromap inlines subgraphs with one of each")
+        entry[name] = [b for a, b in sub_edges if a == ins[0]]
+        exit_[name] = [a for a, b in sub_edges if b == outs[0]]
+        inner = {k: v for k, v in sub_nodes.items() if k not in (ins[0], outs[0])}
+        clash = sorted(set(inner) & (set(nodes) | {prefix + str(k) for k in g.nodes}))
+        if clash:
+            raise NeuromapError(f"NIR subgraph {name}'s node {clash[0]} has the name of another "
+                                f"node once inlined; rename one of them")
+        nodes.update(inner)
+        edges += [(a, b) for a, b in sub_edges if a != ins[0] and b != outs[0]]
+    if entry:
+        rewired = []
+        for a, b in edges:
+            for src in exit_.get(a, [a]):
+                for dst in entry.get(b, [b]):
+                    rewired.append((src, dst))
+        edges = list(dict.fromkeys(rewired))
+    return nodes, edges
+
+
 def _str(v: Any) -> str:
     return v.decode("utf8") if isinstance(v, bytes) else str(v)
 
@@ -853,17 +951,76 @@ def _neuron_arrays(node: Any) -> dict[str, np.ndarray]:
         keys = ("tau", "r", "v_leak", "v_threshold")
     else:
         keys = ("r", "v_threshold")
-    return {k: np.asarray(getattr(node, k), dtype=np.float64) for k in keys}
+    out = {k: np.asarray(getattr(node, k), dtype=np.float64) for k in keys}
+    if getattr(node, "v_reset", None) is not None:  # nir >= 1.0.6
+        out["v_reset"] = np.asarray(node.v_reset, dtype=np.float64)
+    return out
 
 
-def _decay(tau: np.ndarray, n: str, key: str) -> int:
+#: Relative tolerance when reading a writer's dt from its ``r = tau / dt`` convention.
+DT_RTOL = 1e-6
+
+
+def infer_dt(nodes: dict[str, Any]) -> tuple[float, str]:
+    """The writer's time step, where the file makes it unambiguous: 1 (time in steps) when every
+    finite time constant is at least 1; else the ``d`` of snnTorch's convention ``r = tau_mem / d``
+    (and ``w_in = tau_syn / d`` for CubaLIF), when every LIF and CubaLIF node states the same
+    ``d`` (and some ``r`` or ``w_in`` is not 1, else ``tau / r`` is just ``tau``). Otherwise
+    NeuromapError asking for ``--dt``. Returns ``(dt, how)``."""
+    taus, stated, gains = [], [], []
+    for n, node in nodes.items():
+        if isinstance(node, nir.CubaLIF):
+            tau_syn, tau_mem = (np.asarray(getattr(node, k), dtype=np.float64).reshape(-1)
+                                for k in ("tau_syn", "tau_mem"))
+            taus += [(n, "tau_syn", tau_syn), (n, "tau_mem", tau_mem)]
+            r, w_in = (np.asarray(getattr(node, k), dtype=np.float64).reshape(-1)
+                       for k in ("r", "w_in"))
+            gains += [r, w_in]
+            stated.append(_quotients((tau_mem, r), (tau_syn, w_in)))
+        elif isinstance(node, nir.LIF):
+            tau = np.asarray(node.tau, dtype=np.float64).reshape(-1)
+            taus.append((n, "tau", tau))
+            r = np.asarray(node.r, dtype=np.float64).reshape(-1)
+            gains.append(r)
+            stated.append(_quotients((tau, r)))
+    short = [(n, k, float(np.min(t[t < 1]))) for n, k, t in taus if np.any(t < 1)]
+    if not short:
+        return 1.0, "default (every time constant >= 1 step)"
+    d = np.concatenate(stated) if stated else np.array([])
+    d = d[np.isfinite(d)]
+    # r = w_in = 1 everywhere (Norse, Rockpool's w_in) states no dt: tau / r is then just tau
+    says = any(np.any(g != 1) for g in gains)
+    if says and d.size and d[0] > 0 and np.allclose(d, d[0], rtol=DT_RTOL, atol=0) and d[0] < 1:
+        return float(d[0]), "inferred (r = tau / dt in every neuron node)"
+    n, k, t = short[0]
+    raise NeuromapError(f"NIR neuron node {n}: {k} = {t:g} is below one time step at dt = 1 and "
+                        f"the file does not state its dt; give --dt SECONDS, the writer's time "
+                        f"step (snnTorch 1e-4, Rockpool 1e-3, Norse dt squared; see docs/nir.md)")
+
+
+def _quotients(*pairs: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Elementwise ``a / b`` of each pair, concatenated; pairs that do not broadcast give none
+    (the shape checks of the import name them)."""
+    out = []
+    for a, b in pairs:
+        try:
+            with np.errstate(all="ignore"):
+                out.append(np.broadcast_arrays(a, b)[0] / np.broadcast_arrays(a, b)[1])
+        except ValueError:
+            continue
+    return np.concatenate(out) if out else np.array([])
+
+
+def _decay(tau: np.ndarray, n: str, key: str, dt: float = 1.0) -> int:
+    """Decay out of 4096 for a time constant of ``tau`` steps."""
     t = float(tau.reshape(-1)[0])
-    if np.any(tau != t):
+    if np.any(tau != t) and not np.allclose(tau, t, rtol=1e-9, atol=0):
         raise NeuromapError(f"NIR neuron node {n}: {key} varies across neurons; NetX/Loihi take "
                             f"one decay per layer, give it one value")
-    if t < 1:
-        raise NeuromapError(f"NIR neuron node {n}: {key} = {t:g} is below one time step (dt = 1); "
-                            f"rescale time so every time constant is >= 1")
+    if not t >= 1:
+        raise NeuromapError(f"NIR neuron node {n}: {key} = {t * dt:g} is {t:g} time steps at "
+                            f"dt = {dt:g}, below one step; give the writer's time step with --dt "
+                            f"SECONDS (snnTorch 1e-4, Rockpool 1e-3; see docs/nir.md)")
     return 0 if np.isinf(t) else int(min(DECAY_UNITY, max(0, round(DECAY_UNITY / t))))
 
 
@@ -998,17 +1155,19 @@ def _flatten_shape(node: Any, shape: tuple[int, ...], n: str) -> tuple[int, ...]
 # files
 # --------------------------------------------------------------------------------------------
 
-def write_nir(graph: NetworkGraph, path: str | Path) -> Path:
-    """Write ``graph`` as a NIR HDF5 file at ``path``, atomically (temp file, then rename)."""
-    g = graph_to_nir(graph)
+def write_nir(graph: NetworkGraph, path: str | Path, dt: float = 1.0, plain: bool = True) -> Path:
+    """Write ``graph`` as a NIR HDF5 file at ``path``, atomically (temp file, then rename);
+    ``dt`` as in :func:`graph_to_nir`."""
+    g = graph_to_nir(graph, dt, plain)
     path = Path(path).expanduser()
     with atomic_path(path) as tmp:
         nir.write(tmp, g)
     return path
 
 
-def read_nir(path: str | Path) -> NetworkGraph:
-    """Read a NIR HDF5 file (from :func:`write_nir` or another tool) into a NetworkGraph."""
+def read_nir(path: str | Path, dt: float | None = None) -> NetworkGraph:
+    """Read a NIR HDF5 file (from :func:`write_nir` or another tool) into a NetworkGraph;
+    ``dt`` as in :func:`nir_to_graph`."""
     path = Path(path)
     require_hdf5(path, "NIR .nir file", "so it is not a NIR graph; re-export it")
     try:
@@ -1018,7 +1177,7 @@ def read_nir(path: str | Path) -> NetworkGraph:
             # nir derives values while reading (e.g. dividing by a zero tau); what they become is
             # checked below, so its RuntimeWarnings would only add lines to a one-line error
             warnings.simplefilter("ignore", RuntimeWarning)
-            g = nir.read(path)
+            g = nir.read(path, type_check=False)
     except NeuromapError:
         raise
     except Exception as exc:  # h5py and nir.read raise assorted errors (KeyError, TypeError...)
@@ -1028,7 +1187,7 @@ def read_nir(path: str | Path) -> NetworkGraph:
                             f"the whole network")
     try:
         with np.errstate(all="ignore"):  # non-finite results are refused by the checks themselves
-            graph = nir_to_graph(g, None)
+            graph = nir_to_graph(g, None, dt)
     except NeuromapError:
         raise
     except MemoryError:

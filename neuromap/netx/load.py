@@ -50,6 +50,10 @@ def load_netx(path: str | Path) -> NetworkGraph:
 def _read(f: h5py.File, path: Path) -> NetworkGraph:
     check_structure(f, path, "NetX model")
     if "layer" not in f or not isinstance(f["layer"], h5py.Group):
+        if "node" in f:
+            raise NeuromapError(f"{path} is a NIR graph, not a NetX network; convert it with "
+                                f"`python -m neuromap.export --model {path} --to netx --out X.net` "
+                                f"(map and deploy read .nir directly)")
         raise NeuromapError(f"{path} has no 'layer' group, so it is not a NetX network; "
                             f"export it with lava-dl's export_hdf5 or neuromap.train")
     group = f["layer"]

@@ -2,7 +2,8 @@
 (``Loihi2SimCfg(select_tag="fixed_pt")``) and return an Activity.
 
 This is the only module that imports Lava. It builds lava-dl NetX blocks (Input, Conv,
-Dense, RecurrentDense) from the IR with the same parameter translation as
+Dense; a recurrent dense layer as a Dense block plus a Lava Dense loop) from the IR with
+the same parameter translation as
 ``lava.lib.dl.netx.hdf5.Network``, so a file behaves as it would under stock NetX.
 
 Timing. Every Lava synapse adds one step, so a layer at depth ``d`` (synaptic hops from
@@ -104,17 +105,24 @@ def simulate_lava(graph: NetworkGraph, inputs: np.ndarray, steps: int | None = N
         src = graph.layer(primary.src)
         bias = None if lay.bias is None else _int(lay.bias)
         common = dict(neuron_params=neuron_params(lay, False), input_message_bits=in_bits[src.name])
+        rec_enc = None
         if lay.kind == "conv":
             blk = nxp.Conv(input_shape=src.shape, shape=lay.shape, weight=_int(primary.weight),
                            stride=np.array(primary.stride), padding=np.array(primary.padding),
                            dilation=np.array(primary.dilation), groups=primary.groups,
                            **({"bias": bias} if bias is not None else {}), **common)
         else:
-            blk = _dense_block(nxp, optimize_weight_bits, lay, primary, rec, bias, common)
+            blk, rec_enc = _dense_block(nxp, optimize_weight_bits, lay, primary, rec, bias, common)
         blocks[lay.name] = blk
         outs[lay.name] = blk.out
         in_bits[lay.name] = blk.output_message_bits
         _connect(graph, outs, primary, blk.inp)
+        if rec_enc is not None:
+            # the layer's own spikes back into its neurons through a plain Lava Dense, which
+            # sends the sum it buffered on the previous step first, so the loop cannot deadlock
+            rec_syn = _recurrent_synapse(rec_enc, blk.output_message_bits)
+            blk.out.connect(rec_syn.s_in)
+            rec_syn.a_out.connect(blk.neuron.a_in)
         for edge in edges:
             if edge is primary:
                 continue
@@ -229,13 +237,22 @@ def _synapse(graph: NetworkGraph, edge: Edge, message_bits: int, optimize: Any) 
 
 
 def _dense_block(nxp: Any, optimize: Any, lay: Layer, edge: Edge, rec: list[Edge],
-                 bias: np.ndarray | None, common: dict[str, Any]) -> Any:
+                 bias: np.ndarray | None, common: dict[str, Any]) -> tuple[Any, Any]:
+    """NetX's Dense block for ``edge``, plus for a recurrent layer the encoded weights of its
+    recurrent edge (``_recurrent_synapse`` makes the Lava synapse).
+
+    NetX's own RecurrentDense has no process model in lava-dl 0.6 (its recurrent synapse is
+    never connected), so a recurrent layer is a Dense block plus a standalone Lava Dense
+    with the weight encoding RecurrentDense would use: both matrices optimised together (one
+    weight exponent and bit width)."""
     weight = edge.weight
     params: dict[str, Any] = dict(shape=lay.shape, **common)
+    rec_enc = None
     if rec:
         both = np.hstack((weight, rec[0].weight))
         both, bits, exp, sign = optimize(both)
-        params.update(weight=both[:, :weight.shape[1]], weight_rec=both[:, weight.shape[1]:])
+        params.update(weight=both[:, :weight.shape[1]])
+        rec_enc = (both[:, weight.shape[1]:], bits, exp, rec[0].delay)
     else:
         w, bits, exp, sign = optimize(weight)
         params.update(weight=w)
@@ -244,7 +261,19 @@ def _dense_block(nxp: Any, optimize: Any, lay: Layer, edge: Edge, rec: list[Edge
         params["delay"] = edge.delay
     if bias is not None:
         params["bias"] = bias
-    return nxp.RecurrentDense(**params) if rec else nxp.Dense(**params)
+    return nxp.Dense(**params), rec_enc
+
+
+def _recurrent_synapse(rec_enc: tuple[Any, ...], message_bits: int) -> Any:
+    """The Lava Dense of a recurrent edge; it carries the layer's own output messages."""
+    from lava.proc.dense.process import DelayDense, Dense as DenseSynapse
+
+    w, bits, exp, delay = rec_enc
+    if delay is not None:
+        return DelayDense(weights=w, delays=np.asarray(delay).astype(int), weight_exp=exp,
+                          max_delay=62, num_weight_bits=bits, num_message_bits=message_bits)
+    return DenseSynapse(weights=w, weight_exp=exp, num_weight_bits=bits,
+                        num_message_bits=message_bits)
 
 
 def _int(a: np.ndarray) -> np.ndarray:

@@ -1,0 +1,34 @@
+"""Read a network file of either format a CLI takes: NetX HDF5 (``.net``) or NIR (``.nir``),
+told apart by their top-level groups (``layer`` = NetX, ``node`` = NIR)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+
+from ..errors import NeuromapError
+from ..graph import NetworkGraph
+from ..h5io import read_error, require_hdf5
+
+
+def read_model(path: Path, dt: float | None = None) -> NetworkGraph:
+    """Read a NetX or NIR file into a NetworkGraph; ``dt`` (seconds) is a NIR writer's time
+    step (see ``interop.nir.nir_to_graph``) and is refused for a NetX file, whose time is in steps."""
+    path = Path(path)
+    require_hdf5(path, "NetX .net or NIR .nir file", "pass a NetX .net or NIR .nir file")
+    try:
+        with h5py.File(path, "r") as f:
+            keys = set(f.keys())
+    except Exception as exc:  # h5py raises OSError, RuntimeError... on corrupt files
+        raise read_error(path, "NetX or NIR file", exc) from None
+    if "node" in keys and "layer" not in keys:
+        from .nir import read_nir
+        return read_nir(path, dt)
+    if "layer" in keys:
+        if dt is not None:
+            raise NeuromapError(f"{path} is a NetX network, whose time is in steps; --dt is for "
+                                f"NIR files, drop it")
+        from ..netx.load import load_netx
+        return load_netx(path)
+    raise NeuromapError(f"{path} is neither a NetX network (no 'layer' group) nor a NIR graph "
+                        f"(no 'node' group); re-export it")
