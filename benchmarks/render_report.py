@@ -82,9 +82,9 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     failed = 0
     results = {}
-    for arg in args.pages:
+    for i, arg in enumerate(args.pages):
         page = page_of(arg)
-        shot = args.out / f"{page.parent.name}-{page.stem}.png"
+        shot = args.out / f"{i:02d}-{page.parent.name}-{page.stem}.png"
         problems = render(browser, page, shot, args.width, args.height)
         results[str(page)] = {"screenshot": str(shot), "problems": problems}
         print(f"{'FAIL' if problems else 'ok  '} {page} -> {shot}")

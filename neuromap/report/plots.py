@@ -161,6 +161,7 @@ def mesh_heatmaps(r: dict[str, Any]) -> str:
         fig.colorbar(im, ax=ax, fraction=0.03, pad=0.02)
     more = "" if r["chips"] <= MAX_CHIPS else f" (first {MAX_CHIPS} of {r['chips']} chips)"
     fig.suptitle(f"Per-core heat maps on the {W} x {H} tile mesh{more}", fontsize=10)
+    fig.tight_layout()
     return _svg(fig)
 
 
@@ -239,6 +240,11 @@ def pareto(points: list[dict[str, Any]]) -> str:
         ax.plot([p["energy_uj"] for p in front], [p["accuracy"] for p in front], color="black", lw=1,
                 ls="--", zorder=2, label="Pareto front")
     ax.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(plain)
+    ax.tick_params(axis="x", which="minor", labelsize=7)
     ax.set_xlabel("energy per inference (uJ, log)")
     ax.set_ylabel("accuracy (bars: 95 % Wilson interval)")
     ax.set_title("Accuracy against energy per inference")
