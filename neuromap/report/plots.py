@@ -229,9 +229,12 @@ def pareto(points: list[dict[str, Any]]) -> str:
     fig, ax = plt.subplots(figsize=(6.5, 4.0))
     have = [p for p in points if p["accuracy"] is not None]
     for i, p in enumerate(points):
-        y = p["accuracy"] if p["accuracy"] is not None else np.nan
-        ax.scatter([p["energy_uj"]], [y], color=_COLOURS[i % len(_COLOURS)], zorder=3,
-                   label=p["label"] + ("" if p["accuracy"] is not None else " (no accuracy)"))
+        if p["accuracy"] is None:   # energy known, accuracy not: a cross on the energy axis
+            ax.scatter([p["energy_uj"]], [0.0], transform=ax.get_xaxis_transform(), marker="x", clip_on=False,
+                       color=_COLOURS[i % len(_COLOURS)], zorder=3, label=p["label"] + " (no accuracy)")
+            continue
+        ax.scatter([p["energy_uj"]], [p["accuracy"]], color=_COLOURS[i % len(_COLOURS)], zorder=3,
+                   label=p["label"])
         if p.get("interval") and p["accuracy"] is not None:
             lo, hi = p["interval"]
             ax.plot([p["energy_uj"]] * 2, [lo, hi], color=_COLOURS[i % len(_COLOURS)], lw=1)
@@ -239,7 +242,12 @@ def pareto(points: list[dict[str, Any]]) -> str:
     if len(front) > 1:
         ax.plot([p["energy_uj"] for p in front], [p["accuracy"] for p in front], color="black", lw=1,
                 ls="--", zorder=2, label="Pareto front")
+    energies = [p["energy_uj"] for p in points if p["energy_uj"] > 0]
     ax.set_xscale("log")
+    if energies:
+        ax.set_xlim(min(energies) / 1.5, max(energies) * 1.5)
+    if not have:
+        ax.set_ylim(0.0, 1.0)
     from matplotlib.ticker import FuncFormatter
     plain = FuncFormatter(lambda v, _: f"{v:g}")
     ax.xaxis.set_major_formatter(plain)
