@@ -295,7 +295,7 @@ def format_summary(r: dict[str, Any], folder: Path) -> str:
             f"latency {r['latency_us_per_inference']:.2f} us, "
             f"synops/inference {r['synops_per_inference']:,.0f}\n"
             f"  known model error: {known_error_text(r.get('known_error') or [])}\n"
-            f"  report: {folder}/report.md")
+            f"  report: {folder}/report.md, {folder}/index.html")
 
 
 def _dims(shape: tuple[int, ...]) -> str:

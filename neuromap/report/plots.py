@@ -96,6 +96,8 @@ def latency(r: dict[str, Any]) -> str:
     ax.axhline(r["time_step_ns"] / 1e3, color="black", lw=1, ls="--")
     ax.text(len(cores) - 0.5, r["time_step_ns"] / 1e3, " step", va="center", fontsize=8)
     ax.axhline(terms["host_injection_ns"] / 1e3, color="#DD8452", lw=1, ls=":")
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("core")
     ax.set_ylabel("busy time per step (us)")
     ax.set_title(f"Compute per core per step; step = {terms['bound']} bound + barrier (red: busiest core)")
@@ -216,6 +218,8 @@ def utilisation(r: dict[str, Any]) -> str:
     im = ax.imshow(m, cmap="magma", vmin=0, vmax=100, aspect="auto", interpolation="nearest")
     ax.set_yticks(range(len(keys)))
     ax.set_yticklabels(["neurons", "memory words", "input axons", "output routes"])
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("core")
     ax.set_title("Budget used per core (%)")
     fig.colorbar(im, ax=ax, fraction=0.03, pad=0.01)
@@ -251,8 +255,9 @@ def pareto(points: list[dict[str, Any]]) -> str:
     from matplotlib.ticker import FuncFormatter
     plain = FuncFormatter(lambda v, _: f"{v:g}")
     ax.xaxis.set_major_formatter(plain)
-    ax.xaxis.set_minor_formatter(plain)
-    ax.tick_params(axis="x", which="minor", labelsize=7)
+    if energies and max(energies) < 10 * min(energies):   # under a decade: label the minor ticks too
+        ax.xaxis.set_minor_formatter(plain)
+        ax.tick_params(axis="x", which="minor", labelsize=7)
     ax.set_xlabel("energy per inference (uJ, log)")
     ax.set_ylabel("accuracy (bars: 95 % Wilson interval)")
     ax.set_title("Accuracy against energy per inference")
