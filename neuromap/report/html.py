@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from . import plots, units
 
@@ -95,5 +95,4 @@ def render_html(report: dict[str, Any]) -> str:
         "utilisation": _figure(plots.utilisation, r),
     }
     return environment().get_template("report.html.j2").render(
-        r=r, num=_num(r), fig=figures, css=Markup((TEMPLATES / "style.css").read_text()),
-        esc=escape)
+        r=r, num=_num(r), fig=figures, css=Markup((TEMPLATES / "style.css").read_text()))
