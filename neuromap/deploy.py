@@ -24,7 +24,8 @@ from .interop.model_file import read_model
 from .mapper import STRATEGIES, map_network
 from .outputs import check_file, check_folder, safe_name
 from .report import build_report, known_error_text, summary_of, write_json_atomic, write_report
-from .provenance import versions
+from .provenance import file_sha256, versions
+from .twin import cnn_twin
 from .validate import WEIGHT_LIMIT, add_limit_options, set_limits
 
 INPUT_HELP = """\
@@ -101,7 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = deploy(model, profile=args.profile, samples=args.samples, input_path=args.input,
                     steps=args.steps, seed=args.seed, progress=not args.quiet, strategy=args.strategy,
                     engine=args.engine, verify=args.verify, batch_size=args.batch_size, threads=args.threads,
-                    dt=args.dt)
+                    dt=args.dt, command=["python", "-m", "neuromap.deploy",
+                                         *(sys.argv[1:] if argv is None else list(argv))])
     folder = write_report(report, folder)
     if args.summary_json:
         write_json_atomic(args.summary_json, summary_of(report))
@@ -112,13 +114,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def deploy(model: Path, profile: str = "loihi2", samples: int | None = None, input_path: Path | None = None,
            steps: int | None = None, seed: int = 0, progress: bool = False, strategy: str = "layerwise",
            engine: str = "fast", verify: int = 1, batch_size: int | None = None,
-           threads: int | None = 1, dt: float | None = None) -> dict[str, Any]:
+           threads: int | None = 1, dt: float | None = None,
+           command: list[str] | None = None) -> dict[str, Any]:
     """Load (NetX or NIR, ``dt`` for NIR as in ``read_model``), map, simulate, account and cost
-    one model; returns the report dict."""
+    one model; returns the report dict (``command``: the command line recorded in its provenance)."""
     graph = read_model(model, dt)
     prof = load_profile(profile)
     t0 = time.perf_counter()
-    mapping = map_network(graph, prof, strategy).mapping
+    mapped = map_network(graph, prof, strategy)
+    mapping = mapped.mapping
     map_s = time.perf_counter() - t0
     if samples is None and (engine == "lava"):
         samples = 20
@@ -154,14 +158,19 @@ def deploy(model: Path, profile: str = "loihi2", samples: int | None = None, inp
         "samples_per_second": n / sim_s if sim_s > 0 else None,
         "threads": threads if engine == "fast" else None, "seed": seed, "versions": versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "provenance": {"command": command, "model_path": str(model), "model_sha256": file_sha256(model),
+                       "input": inputs.description,
+                       "input_sha256": file_sha256(input_path) if input_path is not None else None},
+        "accuracy_correct": None, "accuracy_samples": None, "twin": cnn_twin(graph, n),
     }
     if inputs.labels is not None:
         extra["accuracy"] = float(np.mean(pred == inputs.labels))
+        extra["accuracy_correct"], extra["accuracy_samples"] = int(np.sum(pred == inputs.labels)), n
     ref = slayer_reference(graph, inputs)
     if ref is not None:
         extra["agreement_with_slayer"] = float(np.mean(pred == np.argmax(ref, axis=1)))
         extra["output_counts_equal_slayer"] = float(np.mean(np.all(ref == out_counts, axis=1)))
-    return build_report(graph, mapping, events, cost, extra)
+    return build_report(graph, mapping, events, cost, extra, usage=mapped.usage, profile=prof)
 
 
 def verify_against_lava(graph: NetworkGraph, mapping: Any, inputs: Inputs, fast: Any,
@@ -287,7 +296,7 @@ def format_summary(r: dict[str, Any], folder: Path) -> str:
             f"latency {r['latency_us_per_inference']:.2f} us, "
             f"synops/inference {r['synops_per_inference']:,.0f}\n"
             f"  known model error: {known_error_text(r.get('known_error') or [])}\n"
-            f"  report: {folder}/report.md")
+            f"  report: {folder}/report.md, {folder}/index.html")
 
 
 def _dims(shape: tuple[int, ...]) -> str:

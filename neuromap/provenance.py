@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import platform
 from importlib import metadata
+from pathlib import Path
 
-PACKAGES = ("numpy", "torch", "lava-nc", "lava-dl", "h5py", "scikit-learn", "matplotlib")
+PACKAGES = ("numpy", "torch", "lava-nc", "lava-dl", "h5py", "scikit-learn", "matplotlib", "jinja2")
 
 
 def versions() -> dict[str, str]:
@@ -37,3 +38,17 @@ def training_fingerprint() -> str:
     for k in ("python", "numpy", "torch", "lava-dl"):
         h.update(f"{k}={v[k]}\0".encode())
     return h.hexdigest()[:16]
+
+
+def file_sha256(path: str | Path) -> str | None:
+    """sha256 of a file's bytes (None when the file cannot be read), read in 1 MiB blocks."""
+    import hashlib
+
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return None
+    return h.hexdigest()

@@ -370,18 +370,13 @@ def test_help_shows_defaults(capsys, cli) -> None:
 
 def test_written_reports_are_strict_json(tmp_path: Path) -> None:
     from neuromap.report.writer import write_report
-    folder = write_report({"name": "x", "v": 1.0, **_md_fields()}, tmp_path / "x")
+    report = deploy.deploy(small_conv_net(tmp_path / "m.net"), samples=1, verify=0)
+    folder = write_report({**report, "v": 1.0}, tmp_path / "x")
     assert json.loads((folder / "report.json").read_text())["v"] == 1.0
     assert {stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {file_mode()}
-
-
-def _md_fields() -> dict:
-    return {"profile": "p", "strategy": "s", "samples": 1, "steps_per_sample": 1, "cores": 1,
-            "chips": 1, "tiles": 1, "neurons": 1, "synapses": 1, "energy_uj_per_inference": 0.0,
-            "dynamic_energy_uj_per_inference": 0.0, "latency_us_per_inference": 0.0, "time_step_ns": 1.0,
-            "synops_per_inference": 0.0, "spikes_per_inference": 0.0,
-            "inter_core_messages_per_inference": 0.0, "energy_pj_per_inference": {"total": 0.0},
-            "per_layer": [], "per_core": []}
+    with pytest.raises(NeuromapError, match="NaN or inf"):
+        write_report({**report, "v": float("nan")}, tmp_path / "y")
+    assert not (tmp_path / "y").exists()
 
 
 def test_an_empty_input_file_and_a_wrapped_multiline_message_are_one_line(tmp_path: Path, capsys) -> None:

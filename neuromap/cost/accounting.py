@@ -10,7 +10,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -32,6 +32,8 @@ class CoreEvents:
     traffic: np.ndarray         # (cores + 1, cores): row = source core (last = host), col = destination
     layer_synops: dict[str, int]
     layer_spikes: dict[str, int]
+    # spikes of each layer per step of its window, summed over the samples, ``(steps,)``
+    layer_step_spikes: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def messages(self) -> np.ndarray:
@@ -56,6 +58,7 @@ class EventAccumulator:
         self.steps: int | None = None
         self.counts: dict[str, np.ndarray] = {}   # spikes per neuron over everything added
         self.active: dict[str, np.ndarray] = {}   # active neuron-steps per neuron
+        self.per_step: dict[str, np.ndarray] = {}  # spikes per step of the layer's window
 
     def add(self, activity: Activity) -> None:
         S, T = activity.samples, activity.steps
@@ -64,8 +67,9 @@ class EventAccumulator:
         self.steps = T
         self.samples += S
         for name, ev in activity.events.items():
-            counts = (ev != 0).sum(axis=(0, 1))
-            self.counts[name] = self.counts.get(name, 0) + counts
+            fired = ev != 0
+            self.counts[name] = self.counts.get(name, 0) + fired.sum(axis=(0, 1))
+            self.per_step[name] = self.per_step.get(name, 0) + fired.sum(axis=(0, 2))
         for lay in self.graph.layers:
             if not lay.on_chip:
                 continue
@@ -110,7 +114,8 @@ class EventAccumulator:
             synops += np.bincount(assign, weights=post_synops, minlength=n)
             active += np.bincount(assign, weights=self.active[lay.name], minlength=n)
             layer_synops[lay.name] = int(post_synops.sum())
-        return CoreEvents(S, T, synops, updates, active, spikes, traffic, layer_synops, layer_spikes)
+        per_step = {name: np.asarray(v, dtype=np.int64) for name, v in self.per_step.items()}
+        return CoreEvents(S, T, synops, updates, active, spikes, traffic, layer_synops, layer_spikes, per_step)
 
 
 def account(graph: NetworkGraph, mapping: Mapping, activity: Activity) -> CoreEvents:
