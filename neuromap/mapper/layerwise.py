@@ -154,21 +154,26 @@ def _intel_spatial(graph: NetworkGraph, layer: str, profile: HardwareProfile,
 def _infeasible(graph: NetworkGraph, layer: str, tiling: Tiling, profile: HardwareProfile) -> None:
     usage = tile_usage(graph, layer, tiling, profile)
     what, value, limit = _worst(usage, profile)  # type: ignore[misc]
+    over = f"({value - limit:,.0f} over, {value / limit:.0%})"
     fan_in = sum(graph.layer(e.src).size for e in graph.in_edges(layer) if e.kind == "dense")
     if what == "memory":
         raise NeuromapError(
             f"layer {layer}: a single neuron needs {value:,.0f} words of synaptic memory"
             f"{f' (dense fan-in {fan_in:,} inputs, one synapse list each)' if fan_in else ''}, "
-            f"over the {profile.name} limit of {limit:,.0f} words per core; reduce the fan-in of "
+            f"over the {profile.name} limit of {limit:,.0f} words per core {over}; reduce the fan-in of "
             f"{layer} (fewer inputs, a convolution or grouped connection instead of dense) or use a "
             f"profile with more memory per core")
     if what == "axons":
         raise NeuromapError(
             f"layer {layer}: a single neuron receives from {value:,.0f} presynaptic neurons, over the "
-            f"{profile.name} limit of {limit:,.0f} input axons per core; reduce the fan-in of {layer} "
+            f"{profile.name} limit of {limit:,.0f} input axons per core {over}; reduce the fan-in of {layer} "
             f"(smaller kernel or fewer input channels / groups) or use a profile with more input axons")
-    raise NeuromapError(f"layer {layer}: a single neuron exceeds the {profile.name} neuron budget "
-                        f"({value:.2f} of a core); check max_neurons in the profile")
+    if what == "axon_map":
+        raise NeuromapError(
+            f"layer {layer}: a single neuron needs {value:,.0f} axon map entries, over the {profile.name} "
+            f"limit of {limit:,.0f} per core {over}; give {layer} fewer outgoing connections")
+    raise NeuromapError(f"layer {layer}: a single neuron exceeds the {profile.name} {what} budget "
+                        f"({value:,.2f} against {limit:,.2f} per core); check the core budgets in the profile")
 
 
 def layerwise_tilings(graph: NetworkGraph, profile: HardwareProfile) -> dict[str, Tiling]:
