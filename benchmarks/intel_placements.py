@@ -101,6 +101,8 @@ def main(argv=None) -> int:
     yolo = yolo_kp_graph()
     if args.write_yolo:
         from neuromap.netx.write import write_netx
+        from neuromap.validate import set_limits
+        set_limits(max_synapses=10**9)      # YOLO-KP holds more than the loader's default 400 M
         yolo = load_netx(write_netx(yolo, args.write_yolo))
     nets = [("pilotnet_lif", lif, INTEL_PILOTNET_LIF), ("pilotnet_sdnn", pilotnet_sdnn_graph(lif), INTEL_PILOTNET_SDNN),
             ("yolo_kp", yolo, INTEL_YOLO_KP)]
