@@ -295,7 +295,7 @@ def _core_axon_map(g: NetworkGraph, name: str, tiling: Tiling, cores: np.ndarray
     if per_pos:
         gx, gy, gc = tiling.grid
         xy = np.arange(gx * gy * gc) // gc                 # unit -> its (x, y) tile cell
-        cell, idx = np.unique(cores.astype(np.int64) * (gx * gy) + xy, return_index=True)
+        cell = np.unique(cores.astype(np.int64) * (gx * gy) + xy)
         sx, sy = tiling.sizes(0), tiling.sizes(1)
         area = (sx[:, None] * sy[None, :]).reshape(-1)
         out += per_pos * np.bincount(cell // (gx * gy), area[cell % (gx * gy)], n_cores)
@@ -313,7 +313,6 @@ def _unit_tables(ug: UnitGraph, profile: HardwareProfile) -> dict:
     state = np.zeros(ug.n_units)
     unshared = np.zeros(ug.n_units)
     rf: dict[str, np.ndarray] = {}                 # source layer -> per-unit input-axon bound
-    conv_axons = np.zeros(ug.n_units)              # per-edge convolution axons of each unit
     for name in ug.layers:
         units = ug.units_of(name)
         t = ug.tilings[name]
@@ -323,8 +322,7 @@ def _unit_tables(ug: UnitGraph, profile: HardwareProfile) -> dict:
         state[units] = n * profile.state_words(ntype)
         for e in [e for e in chip_edges(g) if e.dst == name]:
             ssize = dims3(g.layer(e.src))
-            if per_edge_axons(profile, e):
-                conv_axons[units] += 1
+            if per_edge_axons(profile, e):     # counted per core in core_fits, not per unit
                 if not profile.conv_weight_sharing:
                     unshared[units] += _unshared_unit_words(ug.maps[id(e)], t, profile)
                 continue
@@ -341,8 +339,7 @@ def _unit_tables(ug: UnitGraph, profile: HardwareProfile) -> dict:
     for b in ug.blocks:
         order = np.argsort(b.pins[:, 0], kind="stable")
         rows.append((order, b.pins[order, 0]))
-    ug.cache[key] = {"use": use, "state": state, "unshared": unshared, "rf": rf, "rows": rows,
-                     "conv_axons": conv_axons}
+    ug.cache[key] = {"use": use, "state": state, "unshared": unshared, "rf": rf, "rows": rows}
     return ug.cache[key]
 
 
