@@ -115,7 +115,7 @@ def test_pilotnet_binding_budgets(pilotnet):
     from neuromap.mapper.units import Tiling
     prof = load_profile("loihi2")
 
-    def use(layer, size, tile, flat=False):
+    def use(layer, size, tile):
         t = Tiling.regular(layer, size, tile)
         return tile_usage(pilotnet, layer, t, prof)
     # conv4 at 16 wide: 4,096 neurons, one over the 4,095-neuron register
