@@ -97,6 +97,31 @@ def mapping_json(res: MapResult, summary: dict[str, Any]) -> dict[str, Any]:
             "assignment": {k: v.tolist() for k, v in m.assignment.items()}}
 
 
+REGISTERS = (("AxonIn", "axon_in"), ("NeuronGr", "neuron_groups"), ("Neurons", "neurons"),
+             ("Synapses", "synapses"), ("AxonMap", "axon_map"), ("AxonMem", None))
+
+
+def utilisation_table(s: dict[str, Any]) -> list[str]:
+    """Per-core utilisation in the columns of Intel's compiler printout (per layer, the largest use
+    over its cores, in percent of the profile's budget; '-' where the model has no such budget)."""
+    budgets = s.get("register_budgets") or {}
+    rows = [lay for lay in s["per_layer"] if lay.get("registers")]
+    if not rows:
+        return []
+    head = "|".join(f"{name:>8}" for name, _ in REGISTERS)
+    out = [f"per-core utilisation in Intel's compiler columns (% of the {s['profile']} budget, the busiest "
+           f"of each layer's cores; AxonMem is not modelled)",
+           f"|{head}|{'Cores':>8}| layer, tile (x,y,c)"]
+    for lay in rows:
+        cells = []
+        for _, key in REGISTERS:
+            val, lim = lay["registers"].get(key) if key else None, budgets.get(key) if key else None
+            cells.append(f"{100 * val / lim:>7.2f}%" if val is not None and lim else f"{'-':>8}")
+        tile = ", ".join(map(str, lay["tile"]))
+        out.append(f"|{'|'.join(cells)}|{lay['cores']:>8}| {lay['name']} ({tile})")
+    return out
+
+
 def format_table(s: dict[str, Any]) -> str:
     lines = [f"{s['name']} on {s['profile']} ({s['strategy']}): {s['cores']} cores on {s['chips']} chip(s), "
              f"{s['neurons']:,} neurons",
@@ -106,6 +131,12 @@ def format_table(s: dict[str, Any]) -> str:
         tile = ",".join(map(str, lay["tile"]))
         lines.append(f"{lay['name']:<12} {shape:<16} {tile:<14} {lay['neurons_per_core']:>12,} {lay['cores']:>6}")
     lines.append(f"{'total':<12} {'':<16} {'':<14} {'':>12} {s['cores']:>6}")
+    summed = sum(lay["cores"] for lay in s["per_layer"])
+    shared = sum(lay.get("shared_cores", 0) for lay in s["per_layer"])
+    if summed != s["cores"]:
+        lines.append(f"layers share cores: the per-layer core counts add up to {summed:,} over the "
+                     f"{s['cores']:,} cores ({shared:,} layer-core pairs are on cores that hold several layers)")
+    lines.extend(utilisation_table(s))
     u = s["max_use"]
     lines.append(f"busiest core: {u['neurons']:.0%} neurons, {u['memory_words']:,.0f} / "
                  f"{s['limits']['memory_words']:,} memory words, {u['input_axons']:,.0f} input axons, "

@@ -70,9 +70,10 @@ def test_infeasible_network_names_layer_limit_and_remedy(capsys, tmp_path):
     neuron = {"neuron/type": "CUBA", "neuron/vThMant": 40, "neuron/iDecay": 1024, "neuron/vDecay": 256,
               "neuron/refDelay": 1, "neuron/gradedSpike": False}
     net = write_net(tmp_path / "wide.net", [
-        {"type": "input", "shape": np.array([7000, 1, 1])},
-        {"type": "dense", "shape": np.array([2]), "weight": np.ones((2, 7000)), "inFeatures": 7000,
+        {"type": "input", "shape": np.array([15000, 1, 1])},
+        {"type": "dense", "shape": np.array([2]), "weight": np.ones((2, 15000)), "inFeatures": 15000,
          "outFeatures": 2, **neuron}])
     msg = _fails(capsys, "--model", str(net))
-    assert "layer dense1: a single neuron needs 14,003 words of synaptic memory" in msg
-    assert "12,000 words per core" in msg and "reduce the fan-in of dense1" in msg
+    # one 1-word synapse list per input (a 16-bit entry), over the 12,000-word SynMem by 3,000
+    assert "layer dense1: a single neuron needs 15,000 words of synaptic memory" in msg
+    assert "12,000 words per core (3,000 over, 125%)" in msg and "reduce the fan-in of dense1" in msg

@@ -37,32 +37,41 @@ def _mapping(graph, assignment, positions=None):
 def test_dense_by_hand():
     g = dense_graph(np.arange(12.0).reshape(3, 4))       # host 4 -> 3 CUBA
     u = neuron_core_usage(g, {"dense1": np.zeros(3, np.int64)}, 1, load_profile("loihi2"))
-    # 3 neurons x 3 state words + 4 input axons x (1 header + ceil(3 x 20 bits / 64) = 1 word)
-    assert u.memory.tolist() == [3 * 3 + 4 * (1 + 1)]
+    # loihi2: no state words in SynMem; 4 input axons x ceil(3 x 16 bits / 64) = 1 word, no header
+    assert u.memory.tolist() == [4 * 1]
     assert u.axons.tolist() == [4] and u.routes.tolist() == [0] and u.neurons.tolist() == [3]
-    # 4 neurons per list: 80 bits -> 2 words per axon
-    g4 = dense_graph(np.ones((4, 4)))
-    assert neuron_core_usage(g4, {"dense1": np.zeros(4, np.int64)}, 1,
-                             load_profile("loihi2")).memory.tolist() == [4 * 3 + 4 * (1 + 2)]
+    assert u.groups.tolist() == [1] and u.axon_map.tolist() == [3]    # output layer: one per neuron
+    # 5 neurons per list: 80 bits -> 2 words per axon
+    g5 = dense_graph(np.ones((5, 4)))
+    assert neuron_core_usage(g5, {"dense1": np.zeros(5, np.int64)}, 1,
+                             load_profile("loihi2")).memory.tolist() == [4 * 2]
+    # the plain model (Loihi 1 style): 3 state words, 20-bit entries, a header word per list
+    plain = _l2(neuron_state_words={"default": 3}, dense_entry_bits=20, list_header_words=1)
+    assert neuron_core_usage(g, {"dense1": np.zeros(3, np.int64)}, 1, plain).memory.tolist() == [3 * 3 + 4 * 2]
 
 
 def test_shared_and_unshared_conv_by_hand():
     g = conv_graph((3, 3, 1), np.ones((2, 2, 2, 1)))      # 3x3x1 -> 2x2x2, 2x2 kernel
     one = {"conv1": np.zeros(8, np.int64)}
     u = neuron_core_usage(g, one, 1, load_profile("loihi2"))
-    # 8 neurons x 3 words + kernel 2 ch x 2 x 2 x 1 x 8 bits = 64 bits = 1 word; all 9 inputs
-    assert u.memory.tolist() == [25] and u.axons.tolist() == [9]
+    # kernel: 2 x 2 x 1 rows of 2 channels x 5 bits, one word each; one convolution axon
+    assert u.memory.tolist() == [4] and u.axons.tolist() == [1]
+    assert neuron_core_usage(g, one, 1, _l2(conv_input_axons="per_neuron")).axons.tolist() == [9]
     # Loihi 1: no sharing, 18-bit entries (8-bit weight + 10-bit index), no state words.
     # corner inputs reach 1 position x 2 ch = 2 synapses (1 + 1 words), edge inputs 4 (1 + 2),
     # the centre 8 (1 + 3): 4 x 2 + 4 x 3 + 4 = 24
     assert neuron_core_usage(g, one, 1, load_profile("loihi1")).memory.tolist() == [24]
     # two x-slabs: each reads 2 of the 3 input columns
     slabs = {"conv1": np.repeat([0, 1], 4)}
-    u2 = neuron_core_usage(g, slabs, 2, load_profile("loihi2"))
-    assert u2.axons.tolist() == [6, 6] and u2.memory.tolist() == [13, 13]
-    # one output channel per core: each core stores half the kernel (32 bits -> 1 word)
+    u2 = neuron_core_usage(g, slabs, 2, _l2(conv_input_axons="per_neuron"))
+    assert u2.axons.tolist() == [6, 6] and u2.memory.tolist() == [4, 4]
+    # one output channel per core: each core stores its channel's rows (5 bits -> 1 word each)
     chans = {"conv1": np.tile([0, 1], 4)}
-    assert neuron_core_usage(g, chans, 2, load_profile("loihi2")).memory.tolist() == [13, 13]
+    assert neuron_core_usage(g, chans, 2, load_profile("loihi2")).memory.tolist() == [4, 4]
+    # 13 channels x 5 bits = 65 bits: two words per row
+    g13 = conv_graph((3, 3, 1), np.ones((13, 2, 2, 1)))
+    assert neuron_core_usage(g13, {"conv1": np.zeros(52, np.int64)}, 1,
+                             load_profile("loihi2")).memory.tolist() == [4 * 2]
 
 
 def _chain():
@@ -77,17 +86,32 @@ def test_output_routes_by_hand():
     u = neuron_core_usage(g, asg, 4, load_profile("loihi2"))
     assert u.routes.tolist() == [4, 4, 0, 0]          # 2 neurons x 2 destination cores each
     assert u.axons.tolist() == [2, 2, 4, 4]
+    assert u.axon_map.tolist() == [2, 2, 1, 1] and u.groups.tolist() == [1, 1, 1, 1]
+
+
+def test_axon_map_counts_conv_positions_once():
+    """A neuron feeding a convolution is mapped once per spatial position (all its channels),
+    one feeding a dense layer once per neuron; a core with two layers has two neuron groups."""
+    g = NetworkGraph("cd", (Layer("in", "input", (4, 4, 1)), Layer("a", "conv", (4, 4, 3), CUBA),
+                            Layer("b", "conv", (4, 4, 2), CUBA), Layer("d", "dense", (2,), CUBA)),
+                     (Edge("in", "a", "conv", np.ones((3, 1, 1, 1))), Edge("a", "b", "conv", np.ones((2, 1, 1, 3))),
+                      Edge("b", "d", "dense", np.ones((2, 32)))))
+    asg = {"a": np.zeros(48, np.int64), "b": np.zeros(32, np.int64), "d": np.zeros(2, np.int64)}
+    u = neuron_core_usage(g, asg, 1, load_profile("loihi2"))
+    assert u.axon_map.tolist() == [16 + 32 + 2] and u.groups.tolist() == [3]
 
 
 def test_validator_rejects_each_violation():
     g = conv_graph((3, 3, 1), np.ones((2, 2, 2, 1)))
     one = _mapping(g, {"conv1": np.zeros(8, np.int64)})
-    with pytest.raises(NeuromapError, match=r"core 0 \(layer x\) needs 25 words of memory, over the "
-                                            r"loihi2 limit of 20 per core"):
-        validate(g, one, _l2(memory_words=20))
+    with pytest.raises(NeuromapError, match=r"core 0 \(layer x\) needs 4 words of memory, over the "
+                                            r"loihi2 limit of 3 per core"):
+        validate(g, one, _l2(memory_words=3))
     slabs = _mapping(g, {"conv1": np.repeat([0, 1], 4)})
     with pytest.raises(NeuromapError, match="6 input axons, over the loihi2 limit of 5"):
-        validate(g, slabs, _l2(max_input_axons=5))
+        validate(g, slabs, _l2(max_input_axons=5, conv_input_axons="per_neuron"))
+    with pytest.raises(NeuromapError, match="8 axon map entries, over the loihi2 limit of 7"):
+        validate(g, one, _l2(max_axon_map=7))
     with pytest.raises(NeuromapError, match=r"holds 8 CUBA neurons, over the loihi2 limit of 7"):
         validate(g, one, _l2(max_neurons={"default": 7}))
     chain = _chain()
@@ -95,6 +119,9 @@ def test_validator_rejects_each_violation():
     with pytest.raises(NeuromapError, match="4 output routes, over the loihi2 limit of 3"):
         validate(chain, asg, _l2(max_output_routes=3))
     validate(chain, asg, load_profile("loihi2"))
+    both = _mapping(chain, {"a": np.zeros(4, np.int64), "b": np.zeros(2, np.int64)})
+    with pytest.raises(NeuromapError, match="2 neuron groups, over the loihi2 limit of 1"):
+        validate(chain, both, _l2(max_neuron_groups=1))
     crowded = _mapping(chain, asg.assignment, [(0, 0, 0)] * 4)
     validate(chain, crowded, load_profile("loihi2"))                 # 4 cores share a tile: fine
     five = _mapping(chain, {"a": np.arange(4), "b": np.array([4, 4])}, [(0, 0, 0)] * 5)
@@ -113,23 +140,30 @@ def test_validator_rejects_each_violation():
 
 
 def test_layerwise_splits_on_memory_and_axons():
-    g = conv_graph((9, 4, 2), np.ones((4, 3, 3, 2)))      # -> 7 x 2 x 4 = 56 neurons
-    res = map_network(g, _l2(memory_words=110))
-    # whole layer: 56 x 3 + ceil(4 x 9 x 2 x 8 / 64) = 168 + 9 words > 110; 4 wide: 96 + 9 fits
-    assert res.summary()["per_layer"][0]["tile"] == [4, 2, 4] and res.n_cores == 2
-    res = map_network(g, _l2(max_input_axons=30))       # reads: 4 wide 6x4x2 = 48, 2 wide 32, 1 wide 24
+    g = conv_graph((4, 4, 8), np.ones((64, 3, 3, 8)))      # -> 2 x 2 x 64
+    # the kernel does not shrink with x or y: channels are halved first. 72 rows x ceil(ch x 5 / 64)
+    # words: 64 ch 360, 32 ch 216, 16 ch 144 <= 200
+    res = map_network(g, _l2(memory_words=200))
+    assert res.summary()["per_layer"][0]["tile"] == [2, 2, 16] and res.n_cores == 4
+    g = conv_graph((9, 4, 2), np.ones((4, 3, 3, 2)))      # -> 7 x 2 x 4 = 56 neurons, a wide layer
+    prof = _l2(max_input_axons=30, conv_input_axons="per_neuron")
+    res = map_network(g, prof)    # x tiles are powers of two: 4 wide reads 6x4x2 = 48, 2 wide 32, 1 wide 24
     assert res.summary()["per_layer"][0]["tile"] == [1, 2, 4] and res.n_cores == 7
+    res = map_network(g, _l2(max_neurons={"default": 20}))   # 4 x 2 x 4 = 32 > 20, 2 x 2 x 4 = 16
+    assert res.summary()["per_layer"][0]["tile"] == [2, 2, 4] and res.n_cores == 4
 
 
 def test_infeasible_neuron_names_layer_limit_value_and_remedy():
-    g = dense_graph(np.ones((2, 7000)))
+    g = dense_graph(np.ones((2, 13000)))
     with pytest.raises(NeuromapError) as err:
         map_network(g, load_profile("loihi2"))
     msg = str(err.value)
-    assert "layer dense1: a single neuron needs 14,003 words" in msg      # 3 + 7,000 x (1 + 1)
+    assert "layer dense1: a single neuron needs 13,000 words" in msg      # 13,000 lists of 1 word
     assert "limit of 12,000 words per core" in msg and "reduce the fan-in of dense1" in msg
-    with pytest.raises(NeuromapError, match=r"dense1: a single neuron receives from 7,000 presynaptic "
-                                            r"neurons, over the loihi2 limit of 4,096 input axons"):
+    assert "(1,000 over, 108%)" in msg
+    with pytest.raises(NeuromapError, match=r"dense1: a single neuron receives from 13,000 presynaptic "
+                                            r"neurons, over the loihi2 limit of 4,096 input axons per core "
+                                            r"\(8,904 over, 317%\)"):
         map_network(g, _l2(memory_words=BIG, max_input_axons=4096))
 
 
@@ -148,6 +182,7 @@ def test_unit_counts_equal_neuron_counts(net, profile, strategy):
     assert np.array_equal(exact.memory, res.usage.memory) or not prof.conv_weight_sharing
     assert np.array_equal(exact.axons, res.usage.axons)
     assert np.array_equal(exact.routes, res.usage.routes)
+    assert np.array_equal(exact.groups, res.usage.groups) and np.array_equal(exact.axon_map, res.usage.axon_map)
     assert (exact.memory <= res.usage.memory).all()     # Loihi 1 conv lists: per-unit upper bound
     ones = Activity({lay.name: np.ones((1, 1, lay.size), np.int32) for lay in g.layers}, 1)
     assert account(g, res.mapping, ones).inter_core_messages == res.traffic.messages

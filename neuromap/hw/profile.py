@@ -46,6 +46,18 @@ class HardwareProfile:
     conv_weight_sharing: bool = True
     max_input_axons: int = 1 << 62
     max_output_routes: int = 1 << 62
+    # register-level refinements (Loihi 2, docs/mapping.md); the defaults keep the plain model:
+    # ``conv_weight_bits`` / ``dense_entry_bits`` override ``weight_bits`` / the dense entry width;
+    # ``conv_input_axons``: ``per_neuron`` (every presynaptic neuron is an input axon, Loihi 1) or
+    # ``per_edge`` (one convolution axon per incoming conv connection, Loihi 2);
+    # ``max_neuron_groups`` (NeuronGr: layers per core) and ``max_axon_map`` (AxonMap entries);
+    # ``layerwise_rule``: ``halving`` (x, then y, then c) or ``intel`` (docs/mapping.md)
+    conv_weight_bits: int | None = None
+    dense_entry_bits: int | None = None
+    conv_input_axons: str = "per_neuron"
+    max_neuron_groups: int = 1 << 62
+    max_axon_map: int = 1 << 62
+    layerwise_rule: str = "halving"
     boards: Mapping[str, int] = field(default_factory=dict)
     # what the per-event numbers were fitted on and how far off they are (data, see
     # docs/cost-model.md): ``calibration`` as written by neuromap.calibrate, ``known_error`` a
@@ -62,8 +74,16 @@ class HardwareProfile:
 
     @property
     def entry_bits(self) -> int:
-        """Bits of one dense / sparse synapse entry: weight plus target neuron index."""
+        """Bits of one dense / sparse synapse entry: weight plus target neuron index, unless the
+        profile gives the entry width itself (``dense_entry_bits``)."""
+        if self.dense_entry_bits is not None:
+            return self.dense_entry_bits
         return self.weight_bits + self.index_bits
+
+    @property
+    def conv_bits(self) -> int:
+        """Bits of one stored weight of a weight-shared convolution kernel."""
+        return self.weight_bits if self.conv_weight_bits is None else self.conv_weight_bits
 
     def barrier_time_ns(self, tiles: int) -> float:
         """Barrier sync time for ``tiles`` tiles, linear between the published points."""
@@ -84,14 +104,18 @@ def _resources(core: Mapping[str, Any], raw: Mapping[str, Any]) -> dict[str, Any
     if "neuron_state_words" in core:
         out["neuron_state_words"] = {str(k): float(v) for k, v in core["neuron_state_words"].items()}
     syn = core.get("synapse") or {}
-    for key in ("weight_bits", "index_bits", "list_header_words"):
+    for key in ("weight_bits", "index_bits", "list_header_words", "conv_weight_bits", "dense_entry_bits"):
         if key in syn:
             out[key] = int(syn[key])
     if "conv_weight_sharing" in syn:
         out["conv_weight_sharing"] = bool(syn["conv_weight_sharing"])
-    for key in ("max_input_axons", "max_output_routes"):
+    if "conv_input_axons" in syn:
+        out["conv_input_axons"] = str(syn["conv_input_axons"])
+    for key in ("max_input_axons", "max_output_routes", "max_neuron_groups", "max_axon_map"):
         if key in core:
             out[key] = int(core[key])
+    if "layerwise_rule" in core:
+        out["layerwise_rule"] = str(core["layerwise_rule"])
     if raw.get("boards"):
         out["boards"] = {str(k): int(v) for k, v in raw["boards"].items()}
     return out
@@ -193,6 +217,11 @@ def load_profile(name_or_path: str | Path) -> HardwareProfile:
         raise NeuromapError(f"hardware profile {path}: core budgets must be positive and "
                             f"core.neuron_state_words needs a 'default'")
     _check_numbers(prof, path)
+    if prof.conv_input_axons not in ("per_neuron", "per_edge") or prof.layerwise_rule not in ("halving", "intel"):
+        raise NeuromapError(f"hardware profile {path}: core.synapse.conv_input_axons must be per_neuron "
+                            f"or per_edge and core.layerwise_rule halving or intel")
+    if min(prof.conv_bits, prof.entry_bits, prof.max_neuron_groups, prof.max_axon_map) <= 0:
+        raise NeuromapError(f"hardware profile {path}: synapse widths and core budgets must be positive")
     if prof.cores_per_chip > prof.cores_per_tile * prof.mesh_tiles[0] * prof.mesh_tiles[1]:
         raise NeuromapError(f"hardware profile {path}: cores_per_chip exceeds the tile mesh")
     return prof

@@ -61,7 +61,15 @@ class MapResult:
         return int(self.chip.max()) + 1 if self.n_cores else 0
 
     def per_layer(self) -> list[dict[str, Any]]:
+        """Per layer: tile, units, the cores holding its units and how many of those it shares with
+        other layers (the graph strategy packs layers together, so the layers' core counts add up
+        to more than the total), and per-core register use in Intel's columns (``registers``: the
+        largest value over the layer's cores; a shared core counts every layer on it)."""
         rows = []
+        layers_on = np.zeros(self.n_cores, np.int64)
+        for name in self.units.layers:
+            layers_on[np.unique(self.core_of_unit[self.units.units_of(name)])] += 1
+        u = self.usage
         for name in self.units.layers:
             lay = self.graph.layer(name)
             units = self.units.units_of(name)
@@ -69,10 +77,25 @@ class MapResult:
             n = self.tilings[name].unit_neurons()
             per_core = np.bincount(cores, n, self.n_cores)
             used = np.unique(cores)
+            regs = {"axon_in": u.axons, "neuron_groups": u.groups, "neurons": u.neurons,
+                    "synapses": u.memory, "axon_map": u.axon_map}
             rows.append({"name": name, "shape": list(lay.shape), "neurons": lay.size,
                          "tile": list(self.tilings[name].max_tile), "units": len(units),
-                         "cores": int(len(used)), "neurons_per_core": int(per_core[used].max())})
+                         "cores": int(len(used)), "neurons_per_core": int(per_core[used].max()),
+                         "shared_cores": int((layers_on[used] > 1).sum()),
+                         "registers": {k: float(v[used].max()) for k, v in regs.items() if v is not None}})
         return rows
+
+    def register_budgets(self) -> dict[str, float | None]:
+        """Per-core budget of each register in Intel's columns (None: not bounded by the profile).
+        Neurons: the budget of the network's first on-chip neuron type (Loihi 2: one for all)."""
+        p = self.profile
+        big = 1 << 62
+        first = next((lay for lay in self.graph.layers if lay.on_chip), None)
+        neurons = p.neuron_limit(first.neuron.type) if first is not None else p.neuron_limit("default")
+        return {k: (float(v) if v < big else None) for k, v in (
+            ("axon_in", p.max_input_axons), ("neuron_groups", p.max_neuron_groups), ("neurons", neurons),
+            ("synapses", p.memory_words), ("axon_map", p.max_axon_map))}
 
     def summary(self) -> dict[str, Any]:
         u = self.usage
@@ -90,10 +113,15 @@ class MapResult:
             "max_use": {"neurons": float(u.neuron_use.max(initial=0)),
                         "memory_words": float(u.memory.max(initial=0)),
                         "input_axons": float(u.axons.max(initial=0)),
-                        "output_routes": float(u.routes.max(initial=0))},
+                        "output_routes": float(u.routes.max(initial=0)),
+                        **({"neuron_groups": float(u.groups.max(initial=0))} if u.groups is not None else {}),
+                        **({"axon_map": float(u.axon_map.max(initial=0))} if u.axon_map is not None else {})},
             "limits": {"memory_words": self.profile.memory_words,
                        "input_axons": self.profile.max_input_axons,
-                       "output_routes": self.profile.max_output_routes},
+                       "output_routes": self.profile.max_output_routes,
+                       "neuron_groups": self.profile.max_neuron_groups,
+                       "axon_map": self.profile.max_axon_map},
+            "register_budgets": self.register_budgets(),
             "per_layer": self.per_layer(),
             "timings": self.timings,
         }

@@ -185,7 +185,7 @@ def message_lower_bound(graph, profile, per_layer: dict | None = None) -> float:
                             return math.inf
                         sel = P == p
                         me[sel] = np.ceil(tgt[sel] / n_max - 1e-9)
-                        lin[sel] = tgt[sel] * (st + K * profile.weight_bits / 64 / p)
+                        lin[sel] = tgt[sel] * (st + K * profile.conv_bits / 64 / p)
                 else:
                     a = st + fmin * eb / 64
                     n_max = min(L, math.floor(M / a)) if a > 0 else L
