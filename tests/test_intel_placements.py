@@ -58,8 +58,11 @@ def test_yolo_kp_registers_against_the_printout(yolo_layerwise):
 
 
 def test_yolo_kp_from_a_netx_file_with_random_8bit_weights(yolo, tmp_path, monkeypatch):
-    # over 400 M synapses: above the loader's default guard (the CLI's --max-synapses)
-    monkeypatch.setenv("NEUROMAP_MAX_SYNAPSES", str(1_000_000_000))
+    # over 400 M synapses: above the loader's default guard (the CLI's --max-synapses); a CLI run
+    # earlier in the process may have set the guard explicitly, so set it here and restore it after
+    import neuromap.validate as validate
+
+    monkeypatch.setattr(validate, "_limits", validate.Limits(validate.limits().max_neurons, 1_000_000_000))
     g = load_netx(write_netx(yolo, tmp_path / "yolo_kp.net"))
     w = g.edges[0].weight
     assert w.min() >= -128 and w.max() <= 127 and not g.layer("input0").on_chip

@@ -25,6 +25,15 @@ OPTIONAL_KEYS = {"synop_conv": "synop", "synop_dense": "synop", "spike_out": 0.0
                  "message_in": 0.0, "host_message": 0.0}
 
 
+#: A budget the profile leaves unbounded (the default of every per-core limit).
+UNLIMITED = 1 << 62
+
+
+def bounded(limit: int) -> int | None:
+    """`limit` as an int, or None where the profile sets no budget."""
+    return None if int(limit) >= UNLIMITED else int(limit)
+
+
 @dataclass(frozen=True)
 class HardwareProfile:
     name: str
@@ -38,14 +47,14 @@ class HardwareProfile:
     static_power_w_per_chip: float
     source: str
     # per-core memory and routing budgets (docs/mapping.md); defaults leave them unbounded
-    memory_words: int = 1 << 62
+    memory_words: int = UNLIMITED
     neuron_state_words: Mapping[str, float] = field(default_factory=lambda: {"default": 0})
     weight_bits: int = 8
     index_bits: int = 12
     list_header_words: int = 1
     conv_weight_sharing: bool = True
-    max_input_axons: int = 1 << 62
-    max_output_routes: int = 1 << 62
+    max_input_axons: int = UNLIMITED
+    max_output_routes: int = UNLIMITED
     # register-level refinements (Loihi 2, docs/mapping.md); the defaults keep the plain model:
     # ``conv_weight_bits`` / ``dense_entry_bits`` override ``weight_bits`` / the dense entry width;
     # ``conv_input_axons``: ``per_neuron`` (every presynaptic neuron is an input axon, Loihi 1) or
@@ -55,8 +64,8 @@ class HardwareProfile:
     conv_weight_bits: int | None = None
     dense_entry_bits: int | None = None
     conv_input_axons: str = "per_neuron"
-    max_neuron_groups: int = 1 << 62
-    max_axon_map: int = 1 << 62
+    max_neuron_groups: int = UNLIMITED
+    max_axon_map: int = UNLIMITED
     layerwise_rule: str = "halving"
     boards: Mapping[str, int] = field(default_factory=dict)
     # what the per-event numbers were fitted on and how far off they are (data, see

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..hw.profile import OPTIONAL_KEYS, HardwareProfile
+from ..hw.profile import OPTIONAL_KEYS, HardwareProfile, bounded
 
 #: per-event keys the cost model prices in time only
 TIME_ONLY = ("message_in", "host_message")
@@ -109,9 +109,11 @@ def profile_constants(profile: HardwareProfile) -> list[dict[str, Any]]:
         add(f"barrier_ns.{tiles}", float(ns), "ns", "barrier_ns")
     for t, n in profile.max_neurons.items():
         add(f"core.max_neurons.{t}", int(n), "neurons")
-    add("core.memory_words", int(profile.memory_words), "words")
-    add("core.max_input_axons", int(profile.max_input_axons), "axons")
-    add("core.max_output_routes", int(profile.max_output_routes), "routes")
+    for key, unit in (("memory_words", "words"), ("max_input_axons", "axons"), ("max_output_routes", "routes"),
+                      ("max_neuron_groups", "groups"), ("max_axon_map", "entries")):
+        limit = bounded(getattr(profile, key))
+        if limit is not None:  # an unbounded budget has no constant to show
+            add(f"core.{key}", limit, unit)
     add("chip.cores_per_chip", int(profile.cores_per_chip), "cores")
     add("chip.cores_per_tile", int(profile.cores_per_tile), "cores")
     return rows

@@ -136,7 +136,8 @@ def mesh_heatmaps(r: dict[str, Any]) -> str:
     panels = [
         ("synaptic ops per inference", np.array([c["synops_per_inference"] for c in cores]), "viridis"),
         ("neuron budget used (%)", 100 * np.array([u.get("neurons", np.nan) for u in util]), "magma"),
-        ("memory budget used (%)", 100 * np.array([u.get("memory_words", np.nan) for u in util]), "magma"),
+        ("memory budget used (%)", 100 * np.array([u.get("memory_words") if u.get("memory_words") is not None
+                                                   else np.nan for u in util], dtype=float), "magma"),
         ("messages sent + received per inference",
          np.array([c["messages_per_inference"] + c["messages_received_per_inference"] for c in cores]), "cividis"),
     ]
@@ -212,12 +213,16 @@ def spikes_over_time(r: dict[str, Any]) -> str:
 def utilisation(r: dict[str, Any]) -> str:
     """Every per-core budget's use, one row per budget, one column per core."""
     plt = _plt()
-    keys = ("neurons", "memory_words", "input_axons", "output_routes")
+    names = {"neurons": "neurons", "memory_words": "memory words", "input_axons": "input axons",
+             "output_routes": "output routes", "neuron_groups": "neuron groups", "axon_map": "axon map"}
+    # the budgets the profile bounds (an unbounded one has no share to draw)
+    keys = [k for k in names if any((c.get("utilisation") or {}).get(k) is not None for c in r["per_core"])] \
+        or ["neurons"]
     m = np.array([[100 * ((c.get("utilisation") or {}).get(k) or 0.0) for c in r["per_core"]] for k in keys])
     fig, ax = plt.subplots(figsize=(min(13.0, 3.0 + 0.12 * m.shape[1]), 1.9))
     im = ax.imshow(m, cmap="magma", vmin=0, vmax=100, aspect="auto", interpolation="nearest")
     ax.set_yticks(range(len(keys)))
-    ax.set_yticklabels(["neurons", "memory words", "input axons", "output routes"])
+    ax.set_yticklabels([names[k] for k in keys])
     from matplotlib.ticker import MaxNLocator
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("core")

@@ -25,7 +25,8 @@ _LAYER = {"name": STR, "kind": STR, "shape": [INT], "neurons": INT, "neuron_type
           "on_chip": BOOL, "cores": INT, "neurons_per_core": INT, "synapses_in": INT,
           "spikes_per_inference": NUM, "synops_per_inference": NUM,
           "dynamic_energy_pj_per_inference": NUM, "spikes_per_step_per_inference": Opt([NUM])}
-_UTIL = {"neurons": NUM, "memory_words": NUM, "input_axons": NUM, "output_routes": NUM}
+_UTIL = {"neurons": NUM, "memory_words": Opt(NUM), "input_axons": Opt(NUM), "output_routes": Opt(NUM),
+         "neuron_groups": Opt(NUM), "axon_map": Opt(NUM)}
 _CORE = {"core": INT, "chip": INT, "tile": (INT, INT), "layer": STR, "neurons": INT,
          "synops_per_inference": NUM, "neuron_updates_per_inference": NUM,
          "active_updates_per_inference": NUM, "spikes_per_inference": NUM,
@@ -68,8 +69,8 @@ SPEC: dict[str, Any] = {
     "hardware": {"profile_path": STR, "profile_sha256": Opt(STR), "description": Opt(STR),
                  "cores_per_chip": INT, "cores_per_tile": INT, "mesh_tiles": (INT, INT),
                  "static_power_w_per_chip": NUM, "calibration_base": Opt(STR),
-                 "limits": {"neurons": {"default": INT}, "memory_words": INT, "input_axons": INT,
-                            "output_routes": INT},
+                 "limits": {"neurons": {"default": INT}, "memory_words": Opt(INT), "input_axons": Opt(INT),
+                            "output_routes": Opt(INT), "neuron_groups": Opt(INT), "axon_map": Opt(INT)},
                  "constants": [_CONSTANT]},
     "twin": Opt(_TWIN),
 }

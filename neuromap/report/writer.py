@@ -14,7 +14,7 @@ import numpy as np
 from ..cost.accounting import CoreEvents
 from ..cost.model import CostEstimate
 from ..graph import NetworkGraph, synapse_count
-from ..hw.profile import HardwareProfile
+from ..hw.profile import HardwareProfile, bounded
 from ..mapper.mapping import Mapping
 from ..outputs import json_text, replace_folder, write_json
 from ..provenance import file_sha256
@@ -92,9 +92,11 @@ def build_report(graph: NetworkGraph, mapping: Mapping, events: CoreEvents, cost
             row["output_routes"] = float(usage.routes[i])
             row["utilisation"] = {
                 "neurons": float(usage.neuron_use[i]),
-                "memory_words": float(usage.memory[i]) / profile.memory_words,
-                "input_axons": float(usage.axons[i]) / profile.max_input_axons,
-                "output_routes": float(usage.routes[i]) / profile.max_output_routes}
+                "memory_words": _share(usage.memory, i, profile.memory_words),
+                "input_axons": _share(usage.axons, i, profile.max_input_axons),
+                "output_routes": _share(usage.routes, i, profile.max_output_routes),
+                "neuron_groups": _share(usage.groups, i, profile.max_neuron_groups),
+                "axon_map": _share(usage.axon_map, i, profile.max_axon_map)}
         cores.append(row)
     e = cost.energy_pj
     latency_ns = cost.latency_us * 1000.0
@@ -163,9 +165,11 @@ def build_report(graph: NetworkGraph, mapping: Mapping, events: CoreEvents, cost
             "cores_per_chip": profile.cores_per_chip, "cores_per_tile": profile.cores_per_tile,
             "mesh_tiles": list(profile.mesh_tiles),
             "static_power_w_per_chip": profile.static_power_w_per_chip,
-            "limits": {"neurons": dict(profile.max_neurons), "memory_words": profile.memory_words,
-                       "input_axons": profile.max_input_axons,
-                       "output_routes": profile.max_output_routes},
+            "limits": {"neurons": dict(profile.max_neurons), "memory_words": bounded(profile.memory_words),
+                       "input_axons": bounded(profile.max_input_axons),
+                       "output_routes": bounded(profile.max_output_routes),
+                       "neuron_groups": bounded(profile.max_neuron_groups),
+                       "axon_map": bounded(profile.max_axon_map)},
             "constants": profile_constants(profile),
             "calibration_base": (profile.calibration or {}).get("base"),
         }
@@ -365,6 +369,13 @@ def _w(w: Any) -> str:
 
 def _edp(uj_us: Any) -> str:
     return "n/a" if uj_us is None else " ".join(units.edp(uj_us * 1e9))
+
+
+def _share(used: Any, core: int, limit: int) -> float | None:
+    """Core `core`'s use of a budget as a fraction of `limit`; None where the profile sets no
+    budget or the mapping does not count it."""
+    cap = bounded(limit)
+    return None if used is None or cap is None else float(used[core]) / cap
 
 
 def _pct(f: Any) -> str:
