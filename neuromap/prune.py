@@ -36,7 +36,6 @@ from neuromap.errors import HelpFormatter, NeuromapError, float_in, int_in, run_
 from neuromap.outputs import check_folder
 from neuromap.models import create_model
 from neuromap.models.blocks import Chain, ConvUnit, Residual, TwinNet, count_parameters
-from neuromap.models.calibrate import balance_surrogate, calibrate_snn
 from neuromap.models.recipe import window
 from neuromap.models.checkpoint import atomic_write_bytes, atomic_write_json
 from neuromap.models.squeezenet import FIRE_NAMES, stride_plan
@@ -243,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m neuromap.prune`."""
     from neuromap.metrics import count_macs, energy_mj
-    from neuromap.train import _Twin, _versions, prepare_snn, resolve_recipe
+    from neuromap.train import _Twin, _versions, init_snn, prepare_snn, resolve_recipe
 
     args = build_parser().parse_args(argv)
     names = list(PAPER_SCHEDULES) + [IMPORTANCE]
@@ -280,20 +279,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     twin = _Twin(args.kind, config, data)
 
     def prepare(net: TwinNet, fresh: Sequence[str] | None = None) -> None:
-        """The recipe's SNN init: surrogate width, data-driven calibration (all layers, or only the
-        re-initialised ones), per-layer surrogate balancing."""
-        if args.kind != "snn":
-            return
-        prepare_snn(net, recipe)
-        cal, bal = recipe["calibration"], recipe["surrogate_balance"]
-        if cal:
-            calibrate_snn(net, twin.calibration_batch(int(cal["samples"])), float(cal["target_rate"]),
-                          only=None if fresh is None else _named_layers(net, fresh))
-        if bal:
-            idx = torch.arange(min(int(bal["samples"]), len(twin.y_train)))
-            net.train()
-            balance_surrogate(net, twin.batch(idx), twin.y_train[idx],
-                              lambda o, t: twin.loss(o, t, net.depth), iters=int(bal["iters"]))
+        """The recipe's SNN init (neuromap.train.init_snn): surrogate width, calibration of all layers
+        or only the re-initialised ones, per-layer surrogate balancing."""
+        if args.kind == "snn":
+            prepare_snn(net, recipe)
+            init_snn(net, twin, recipe, None if fresh is None else _named_layers(net, fresh), net.depth)
 
     print(f"baseline: training {args.epochs} epochs ({args.kind}, T = {timesteps})" if args.kind == "snn" else
           f"baseline: training {args.epochs} epochs ({args.kind})", file=sys.stderr)

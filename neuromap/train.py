@@ -287,20 +287,31 @@ def initial_model(kind: str, config: dict[str, Any], twin: _Twin,
     prepare_snn(model, recipe)
     if not calibrate:
         return model, reports
+    return model, init_snn(model, twin, recipe)
+
+
+def init_snn(model: torch.nn.Module, twin: _Twin, recipe: dict[str, Any],
+             only: Sequence[torch.nn.Module] | None = None,
+             depth: int | None = None) -> dict[str, Any]:
+    """The recipe's data-driven SNN init (neuromap.models.calibrate): calibration of every layer, or of
+    the layers inside `only`, then per-layer surrogate balancing with the recipe's loss (`depth`: the
+    SNN's, default the twin's). Returns {"calibration": ..., "surrogate": ...}, each present only if done."""
     from neuromap.models.calibrate import balance_surrogate, calibrate_snn
 
+    reports: dict[str, Any] = {}
     calibration, balance = recipe["calibration"], recipe["surrogate_balance"]
     if calibration:
         reports["calibration"] = calibrate_snn(model, twin.calibration_batch(int(calibration["samples"])),
-                                               target_rate=float(calibration["target_rate"]))
+                                               target_rate=float(calibration["target_rate"]), only=only)
     if balance:
         idx = torch.arange(min(int(balance["samples"]), len(twin.y_train)))
         was = model.training
         model.train()
-        reports["surrogate"] = balance_surrogate(model, twin.batch(idx), twin.y_train[idx], twin.loss,
+        reports["surrogate"] = balance_surrogate(model, twin.batch(idx), twin.y_train[idx],
+                                                 lambda out, target: twin.loss(out, target, depth),
                                                  iters=int(balance["iters"]))
         model.train(was)
-    return model, reports
+    return reports
 
 
 def fit_twin(model: torch.nn.Module, twin: _Twin, epochs: int, lr: float, batch_size: int, seed: int,
