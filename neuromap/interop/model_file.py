@@ -9,6 +9,8 @@ import h5py
 from ..errors import NeuromapError
 from ..graph import NetworkGraph
 from ..h5io import read_error, require_hdf5
+from ..netx.load import load_netx
+from .nir import read_nir
 
 
 def read_model(path: Path, dt: float | None = None) -> NetworkGraph:
@@ -22,13 +24,11 @@ def read_model(path: Path, dt: float | None = None) -> NetworkGraph:
     except Exception as exc:  # h5py raises OSError, RuntimeError... on corrupt files
         raise read_error(path, "NetX or NIR file", exc) from None
     if "node" in keys and "layer" not in keys:
-        from .nir import read_nir
         return read_nir(path, dt)
     if "layer" in keys:
         if dt is not None:
             raise NeuromapError(f"{path} is a NetX network, whose time is in steps; --dt is for "
                                 f"NIR files, drop it")
-        from ..netx.load import load_netx
         return load_netx(path)
     raise NeuromapError(f"{path} is neither a NetX network (no 'layer' group) nor a NIR graph "
                         f"(no 'node' group); re-export it")
