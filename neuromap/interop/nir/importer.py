@@ -12,10 +12,10 @@ import nir
 from ...errors import NeuromapError
 from ...graph import Edge, Layer, NetworkGraph, Neuron
 from ...validate import check_neurons, validate
-from .layout import (BIAS_MAX, DECAY_UNITY, NEURON_TYPES, SUPPORTED, SYNAPSE_TYPES, VTH_MAX,
-                     WEIGHT_MAX, _conv_to_ir, _flat_perm, _graph_meta, _ir_shape, _json,
-                     _node_meta, _str, _to_ir)
+from .layout import (DECAY_UNITY, NEURON_TYPES, SUPPORTED, SYNAPSE_TYPES, _conv_to_ir,
+                     _flat_perm, _graph_meta, _ir_shape, _json, _node_meta, _str, _to_ir)
 from .neurons import _decay, _is_int, _leak, _neuron_arrays, _ratio, infer_dt
+from .scale import choose_scale
 from .shapes import (_conv_out, _conv_padding, _flatten_shape, _pair, _pool_matrix,
                      _pool_out, _pool_params)
 
@@ -549,16 +549,13 @@ class _Importer:
                 scaled.append(r["weight"] * per_c[0][:, None, None, None])
             else:
                 scaled.append(r["weight"] * gain_ir.reshape(-1)[:, None])
-        wmax = max((float(np.max(np.abs(w))) for w in scaled if w.size), default=0.0)
-        scale = WEIGHT_MAX / wmax if wmax > 0 else 1.0
-        if vth0 * scale > VTH_MAX:
-            scale = VTH_MAX / vth0
         bmax = float(np.max(np.abs(leak))) if leak.size else 0.0
         if not np.isfinite(bmax):
             raise NeuromapError(f"NIR neuron node {n}: its bias (v_leak / tau_mem) is infinite; "
                                 f"fix v_leak or tau_mem")
-        if bmax * scale > BIAS_MAX:
-            scale = BIAS_MAX / bmax
+        dense = [w for r, w in zip(ins, scaled) if r["kind"] != "conv"]
+        joint = np.hstack(dense) if len(dense) > 1 else None  # NetX encodes a recurrent pair as one
+        scale = choose_scale(scaled, vth0, _to_ir(leak, nir_shape).reshape(-1), joint)
         for r, w in zip(ins, scaled):
             if np.any(w) and not np.any(np.round(w * scale)):
                 raise NeuromapError(f"NIR neuron node {n}: its bias or threshold is so much larger "

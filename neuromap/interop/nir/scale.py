@@ -1,0 +1,115 @@
+"""One scale per imported layer, from NIR's float parameters to Lava's integer mantissas.
+
+A foreign neuron layer's weights (gains folded in), threshold and bias are multiplied by one scale
+``s`` and rounded: the weights become NetX weights, the threshold ``vThMant``, the bias the bias
+mantissa. Lava keeps a weight as an 8-bit mantissa times ``2**e``; the threshold has 17 bits. So
+``s`` need not make the largest weight 127: :func:`choose_scale` takes, among candidate scales
+whose rounded weights NetX carries exactly (:func:`representable`), the one with the smallest
+rounding error of weights, threshold and bias together, in the writer's own voltage units. Where
+some scale makes all of them exact (integer weights with a threshold of ``k + 0.25``: a power of
+two), that scale wins; float weights keep the most precision (largest weight 127) unless another
+scale is better for the threshold and bias as well."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...errors import NeuromapError
+from ...sim.fast import lava_dense_weights, optimize_weight_bits
+from .layout import BIAS_MAX, VTH_MAX, WEIGHT_MAX
+
+#: Largest weight exponent (Loihi's 3-bit exponent, -8..7; the IR's integer weights need e >= 0).
+WEIGHT_EXP_MAX = 7
+#: Powers of two tried as scales: 2**-24 .. 2**24.
+POW2 = tuple(2.0 ** k for k in range(-24, 25))
+#: Relative tolerance for treating two errors as equal (then the scale nearer the 127 one wins).
+TIE_RTOL = 1e-9
+
+
+def representable(w: np.ndarray) -> bool:
+    """Whether integer weights ``w`` pass through NetX and Lava unchanged in at most 8 weight
+    bits: lava-dl's encoding (a mantissa times ``2**e`` for the whole matrix; mixed signs clipped
+    to -256..254) and Lava's synapse, as the fast engine reproduces them, give ``w`` back."""
+    w = np.asarray(w, dtype=np.float64)
+    if w.size == 0 or not np.any(w):
+        return True
+    if not np.all(np.isfinite(w)) or np.any(w != np.round(w)):
+        return False
+    if float(np.max(np.abs(w))) > 255 << WEIGHT_EXP_MAX:
+        return False
+    try:
+        enc, bits, exp = optimize_weight_bits(w)
+        # more than 8 bits: Lava's model keeps odd mixed-sign weights up to 254, Loihi does not
+        return bits <= 8 and bool(np.array_equal(lava_dense_weights(enc, bits) * 2.0 ** exp, w))
+    except NeuromapError:  # a bit width Lava's synapse cannot take
+        return False
+    except ZeroDivisionError:  # the fast engine's copy of lava-dl divides by a largest weight of 0
+        return False
+
+
+def rounding_error(s: float, weights: list[np.ndarray], vth: float, bias: np.ndarray) -> float:
+    """What rounding at scale ``s`` can move a voltage by in one step, relative to the threshold
+    comparison, in the writer's units: the largest per-neuron sum of weight rounding errors (all
+    inputs spiking at once) over each in-edge, plus the threshold's and the bias's rounding."""
+    err = 0.0
+    for w in weights:
+        if w.size:
+            d = np.abs(np.round(w * s) - w * s)
+            err += float(d.reshape(d.shape[0], -1).sum(axis=1).max())
+    err += abs(round(vth * s) - vth * s)
+    if bias.size:
+        err += float(np.max(np.abs(np.round(bias * s) - bias * s)))
+    return err / s
+
+
+def _feasible(s: float, weights: list[np.ndarray], joint: np.ndarray | None, vth: float,
+              bias: np.ndarray) -> bool:
+    if not (math.isfinite(s) and s > 0) or round(vth * s) > VTH_MAX:
+        return False
+    if bias.size and float(np.max(np.abs(np.round(bias * s)))) > BIAS_MAX:
+        return False
+    for w in weights:
+        q = np.round(w * s)
+        if np.any(w) and not np.any(q):
+            return False
+        if not representable(q):
+            return False
+    return joint is None or representable(np.round(joint * s))
+
+
+def choose_scale(weights: list[np.ndarray], vth: float, bias: np.ndarray,
+                 joint: np.ndarray | None = None) -> float:
+    """The scale for one layer: ``weights`` its in-edges' float weights (gains folded in; dense
+    ``(post, pre)`` or conv ``(out, ...)``), ``vth`` its threshold, ``bias`` its per-step bias,
+    ``joint`` the dense weights NetX encodes as one matrix (a recurrent layer's input and
+    recurrent weights side by side), which must be representable together.
+
+    Candidates: the scale that makes the largest weight 127, its powers-of-two multiples and
+    fractions, the powers of two, and the two scales below it that make the threshold an integer;
+    the feasible one (every rounded matrix representable, nothing rounded away, threshold and bias
+    within their bits) with the smallest :func:`rounding_error` wins, ties going to the one nearest
+    the 127 scale. Without a feasible one, the 127 scale lowered to fit threshold and bias (the
+    caller then names what does not fit)."""
+    wmax = max((float(np.max(np.abs(w))) for w in weights if w.size), default=0.0)
+    base = WEIGHT_MAX / wmax if wmax > 0 else 1.0
+    bmax = float(np.max(np.abs(bias))) if bias.size else 0.0
+    fallback = base
+    if vth * fallback > VTH_MAX:
+        fallback = VTH_MAX / vth
+    if bmax * fallback > BIAS_MAX:
+        fallback = BIAS_MAX / bmax
+    if wmax == 0:
+        return fallback
+    cands = {fallback, *(base * 2.0 ** k for k in range(-3, 4)), *POW2}
+    if vth > 0:
+        k = math.floor(base * vth)
+        cands.update(v / vth for v in (k, k - 1) if v > 0)
+    best, best_err = None, math.inf
+    for s in sorted(cands, key=lambda c: abs(math.log(c / base))):
+        if not _feasible(s, weights, joint, vth, bias):
+            continue
+        err = rounding_error(s, weights, vth, bias)
+        if err < best_err * (1 - TIE_RTOL) or best is None:
+            best, best_err = s, err
+    return fallback if best is None else best
