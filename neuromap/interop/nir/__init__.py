@@ -21,8 +21,8 @@ from .files import read_nir, write_nir
 from .importer import MAX_NESTING, nir_to_graph
 from .layout import (BIAS_MAX, CUBA_TYPES, DECAY_UNITY, FORMAT, NEURON_TYPES, SUPPORTED, VTH_MAX,
                      WEIGHT_MAX)
-from .neurons import DT_RTOL, infer_dt
+from .neurons import CONVENTIONS, DT_RTOL, infer_dt, is_rockpool, rockpool_dt
 
-__all__ = ["BIAS_MAX", "CUBA_TYPES", "DECAY_UNITY", "DT_RTOL", "FORMAT", "MAX_NESTING",
-           "NEURON_TYPES", "SUPPORTED", "VTH_MAX", "WEIGHT_MAX", "graph_to_nir", "infer_dt",
-           "nir_to_graph", "read_nir", "write_nir"]
+__all__ = ["BIAS_MAX", "CONVENTIONS", "CUBA_TYPES", "DECAY_UNITY", "DT_RTOL", "FORMAT", "MAX_NESTING",
+           "NEURON_TYPES", "SUPPORTED", "VTH_MAX", "WEIGHT_MAX", "graph_to_nir", "infer_dt", "is_rockpool",
+           "nir_to_graph", "read_nir", "rockpool_dt", "write_nir"]

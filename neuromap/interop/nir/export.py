@@ -15,6 +15,7 @@ from ...errors import NeuromapError
 from ...graph import Edge, Layer, NetworkGraph
 from .layout import CUBA_TYPES, DECAY_UNITY, FORMAT, _conv_to_nir, _flat_perm, _nir_shape, _to_nir
 
+
 # --------------------------------------------------------------------------------------------
 # IR -> NIR
 # --------------------------------------------------------------------------------------------

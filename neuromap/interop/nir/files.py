@@ -19,6 +19,7 @@ from .export import graph_to_nir
 from .importer import nir_to_graph
 from .layout import _graph_meta
 
+
 def write_nir(graph: NetworkGraph, path: str | Path, dt: float = 1.0, plain: bool = True) -> Path:
     """Write ``graph`` as a NIR HDF5 file at ``path``, atomically (temp file, then rename);
     ``dt`` as in :func:`graph_to_nir`."""
@@ -29,9 +30,10 @@ def write_nir(graph: NetworkGraph, path: str | Path, dt: float = 1.0, plain: boo
     return path
 
 
-def read_nir(path: str | Path, dt: float | None = None) -> NetworkGraph:
+def read_nir(path: str | Path, dt: float | None = None,
+             convention: str | None = None) -> NetworkGraph:
     """Read a NIR HDF5 file (from :func:`write_nir` or another tool) into a NetworkGraph;
-    ``dt`` as in :func:`nir_to_graph`."""
+    ``dt`` and ``convention`` as in :func:`nir_to_graph`."""
     path = Path(path)
     require_hdf5(path, "NIR .nir file", "so it is not a NIR graph; re-export it")
     try:
@@ -51,7 +53,7 @@ def read_nir(path: str | Path, dt: float | None = None) -> NetworkGraph:
                             f"the whole network")
     try:
         with np.errstate(all="ignore"):  # non-finite results are refused by the checks themselves
-            graph = nir_to_graph(g, None, dt)
+            graph = nir_to_graph(g, None, dt, convention)
     except NeuromapError:
         raise
     except MemoryError:

@@ -14,17 +14,19 @@ from ...graph import Edge, Layer, NetworkGraph, Neuron
 from ...validate import check_neurons, validate
 from .layout import (DECAY_UNITY, NEURON_TYPES, SUPPORTED, SYNAPSE_TYPES, _conv_to_ir,
                      _flat_perm, _graph_meta, _ir_shape, _json, _node_meta, _str, _to_ir)
-from .neurons import _decay, _is_int, _leak, _neuron_arrays, _ratio, infer_dt
+from .neurons import (CONVENTIONS, _decay, _is_int, _leak, _neuron_arrays, _ratio, infer_dt,
+                      is_rockpool, rockpool_dt, rockpool_params)
 from .scale import choose_scale
 from .shapes import (_conv_out, _conv_padding, _flatten_shape, _pair, _pool_matrix,
                      _pool_out, _pool_params)
+
 
 # --------------------------------------------------------------------------------------------
 # NIR -> IR
 # --------------------------------------------------------------------------------------------
 
-def nir_to_graph(g: nir.NIRGraph, name: str | None = None,
-                 dt: float | None = None) -> NetworkGraph:
+def nir_to_graph(g: nir.NIRGraph, name: str | None = None, dt: float | None = None,
+                 convention: str | None = None) -> NetworkGraph:
     """Translate an ``nir.NIRGraph`` into a NetworkGraph.
 
     Graphs written by :func:`graph_to_nir` come back exactly (integer weights and NetX neuron
@@ -36,18 +38,28 @@ def nir_to_graph(g: nir.NIRGraph, name: str | None = None,
     ``dt`` is the writer's time step in its time unit (seconds for snnTorch, Norse, Rockpool):
     a time constant ``tau`` becomes ``tau / dt`` steps and the Euler gains ``dt / tau`` follow.
     None infers it (:func:`infer_dt`): 1 when every time constant is at least one step, else
-    the one step that the file's own ``r = tau / dt`` convention states."""
+    the one step that the file's own ``r = tau / dt`` convention states.
+
+    ``convention`` says how the neuron parameters are meant (:data:`CONVENTIONS`): ``"nir"``,
+    NIR's equations by forward Euler; ``"rockpool"``, Rockpool's exact exponential update
+    (:func:`rockpool_params`; its dt read from its ``r`` unless given). None: ``"rockpool"``
+    for a file that :func:`is_rockpool` recognises, else ``"nir"``."""
     if not isinstance(g, nir.NIRGraph):
         raise NeuromapError(f"expected an nir.NIRGraph, got {type(g).__name__}")
     if dt is not None and not (np.isfinite(dt) and dt > 0):
         raise NeuromapError(f"--dt must be a positive number of seconds (the writer's time "
                             f"step), got {dt}")
-    return validate(_Importer(g, name, dt).run())
+    if convention is not None and convention not in CONVENTIONS:
+        raise NeuromapError(f"--from {convention!r} is not a NIR convention neuromap reads; give "
+                            f"one of {', '.join(CONVENTIONS)}")
+    return validate(_Importer(g, name, dt, convention).run())
 
 
 class _Importer:
-    def __init__(self, g: nir.NIRGraph, name: str | None, dt: float | None = None) -> None:
+    def __init__(self, g: nir.NIRGraph, name: str | None, dt: float | None = None,
+                 convention: str | None = None) -> None:
         self.g = g
+        self.convention = convention
         self.dt = dt
         self.dt_source = "given" if dt is not None else None
         self.nodes, self.edges = _inline_subgraphs(g)
@@ -62,6 +74,15 @@ class _Importer:
     # -- structure --------------------------------------------------------------------------
     def run(self) -> NetworkGraph:
         self._check_nodes()
+        if self.convention is None:
+            self.convention = "rockpool" if is_rockpool(self.nodes) else "nir"
+        if self.convention == "rockpool" and self.dt is None:
+            self.dt = rockpool_dt(self.nodes)
+            if self.dt is None:
+                raise NeuromapError("NIR graph: its neuron nodes' r do not state one dt in "
+                                    "Rockpool's convention (r = tau exp(-dt / tau) / dt); give "
+                                    "--dt SECONDS, the Rockpool module's dt")
+            self.dt_source = "inferred (Rockpool's r = tau exp(-dt / tau) / dt)"
         if self.dt is None:
             self.dt, self.dt_source = infer_dt(self.nodes)
         rec = self.rec = self._recurrent()
@@ -310,6 +331,8 @@ class _Importer:
         meta = dict(gm.get("meta") or {})
         if self.foreign:
             meta["nir_import"] = {"dt": self.dt, "dt_from": self.dt_source}
+            if self.convention != "nir":
+                meta["nir_import"]["convention"] = self.convention
         return NetworkGraph(name=str(self.name), layers=tuple(layers[n] for n in names),
                             edges=tuple(edges), meta=meta)
 
@@ -499,7 +522,9 @@ class _Importer:
                                 f"re-export with v_reset = 0")
         # forward Euler with step dt: decay dt / tau, input gains w_in dt / tau_syn and
         # r dt / tau_mem, bias v_leak dt / tau_mem per step
-        if isinstance(node, nir.CubaLIF):
+        if self.convention == "rockpool" and isinstance(node, (nir.CubaLIF, nir.LIF)):
+            i_decay, v_decay, gain, leak = rockpool_params(node, arrays, dt, n)
+        elif isinstance(node, nir.CubaLIF):
             steps_syn, steps_mem = arrays["tau_syn"] / dt, arrays["tau_mem"] / dt
             i_decay = _decay(steps_syn, n, "tau_syn", dt)
             v_decay = _decay(steps_mem, n, "tau_mem", dt)

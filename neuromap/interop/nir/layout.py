@@ -13,6 +13,7 @@ import nir
 
 from ...errors import NeuromapError
 
+
 #: Fixed-point decays are out of this (Lava's ``decay_unity``, 12 bits).
 DECAY_UNITY = 4096
 #: Neuron types NetX runs as Lava's CUBA LIF (``LOIHI`` is lava-dl's older name for it).

@@ -8,9 +8,11 @@ from typing import Any
 import numpy as np
 
 import nir
+from scipy.special import lambertw
 
 from ...errors import NeuromapError
 from .layout import DECAY_UNITY
+
 
 def _neuron_arrays(node: Any) -> dict[str, np.ndarray]:
     if isinstance(node, nir.CubaLIF):
@@ -111,3 +113,91 @@ def _leak(v_leak: np.ndarray, tau: np.ndarray, n: str) -> np.ndarray:
 
 def _is_int(w: np.ndarray) -> bool:
     return bool(np.all(np.isfinite(w)) and np.all(w == np.round(w)))
+
+
+# ------------------------------------------------------------------------------- conventions
+
+#: How a NIR file's neuron parameters are meant (``--from``): NIR's own equations integrated by
+#: forward Euler (snnTorch, Norse, Sinabs, neuromap), or Rockpool's exact exponential update.
+CONVENTIONS = ("nir", "rockpool")
+#: Rockpool's neuron modules as its ``to_nir`` names their nodes (``<index>_<class>``).
+ROCKPOOL_NEURONS = ("LIFTorch", "LIFNeuronTorch")
+#: Relative tolerance of Rockpool's float32 parameters when their dt is read or checked.
+ROCKPOOL_RTOL = 1e-4
+
+
+def _rockpool_dts(node: Any) -> np.ndarray:
+    """The dt of each neuron of a Rockpool node: its ``r = tau exp(-dt / tau) / dt`` solved for
+    ``dt``, which is ``tau W(1 / r)`` (W: Lambert's W, the root of ``w exp(w) = 1 / r``)."""
+    tau = np.asarray(node.tau_mem if isinstance(node, nir.CubaLIF) else node.tau,
+                     dtype=np.float64).reshape(-1)
+    r = np.broadcast_to(np.asarray(node.r, dtype=np.float64).reshape(-1), tau.shape)
+    with np.errstate(all="ignore"):
+        return np.where((r > 0) & np.isfinite(tau) & (tau > 0),
+                        tau * np.real(lambertw(1.0 / np.where(r > 0, r, 1.0))), np.nan)
+
+
+def rockpool_dt(nodes: dict[str, Any]) -> float | None:
+    """The one dt that every LIF/CubaLIF node's ``r`` states under Rockpool's convention, or
+    None when they state none or several."""
+    dts = [_rockpool_dts(node) for node in nodes.values() if isinstance(node, (nir.CubaLIF, nir.LIF))]
+    if not dts:
+        return None
+    d = np.concatenate(dts)
+    if d.size == 0 or not np.all(np.isfinite(d)) or d[0] <= 0:
+        return None
+    return float(d[0]) if np.allclose(d, d[0], rtol=ROCKPOOL_RTOL, atol=0) else None
+
+
+def is_rockpool(nodes: dict[str, Any]) -> bool:
+    """A file Rockpool's ``to_nir`` wrote, told apart without asking: every neuron node is a
+    LIF/CubaLIF named ``<index>_LIFTorch`` or ``<index>_LIFNeuronTorch`` (Rockpool's naming), with
+    ``w_in = 1`` and an ``r`` that states one dt in Rockpool's convention."""
+    neurons = {n: v for n, v in nodes.items() if isinstance(v, (nir.IF, nir.LIF, nir.CubaLIF))}
+    if not neurons:
+        return False
+    for n, node in neurons.items():
+        index, _, cls = n.rsplit(".", 1)[-1].partition("_")
+        if not index.isdigit() or cls not in ROCKPOOL_NEURONS or isinstance(node, nir.IF):
+            return False
+        if isinstance(node, nir.CubaLIF) and np.any(np.asarray(node.w_in, dtype=np.float64) != 1):
+            return False
+    return rockpool_dt(neurons) is not None
+
+
+def rockpool_params(node: Any, arrays: dict[str, np.ndarray], dt: float,
+                    n: str) -> tuple[int, int, np.ndarray, np.ndarray]:
+    """``(iDecay, vDecay, input gain, bias per step)`` of a Rockpool neuron node at step ``dt``.
+
+    Rockpool's ``LIFTorch`` (a CubaLIF in its files) per step: ``I = (I + input) beta``,
+    ``v = v alpha + I + bias`` with ``alpha, beta = exp(-dt / tau_mem), exp(-dt / tau_syn)``:
+    Lava's CUBA with decays ``1 - beta`` and ``1 - alpha`` and the weights times ``beta`` (the
+    current decays once before it reaches v). ``LIFNeuronTorch`` (a LIF): ``v = v alpha + input +
+    bias``. Its importer reads ``v_leak`` as the bias per step; it ignores ``w_in`` and reads
+    ``r`` only for dt, so ``w_in`` must be 1 and ``r`` must state ``dt``."""
+    tau_mem = arrays["tau_mem"] if isinstance(node, nir.CubaLIF) else arrays["tau"]
+    if isinstance(node, nir.CubaLIF) and np.any(arrays["w_in"] != 1):
+        raise NeuromapError(f"NIR neuron node {n}: w_in = {float(arrays['w_in'].reshape(-1)[0]):g}; "
+                            f"Rockpool writes and reads w_in = 1, import it without --from rockpool")
+    stated = _rockpool_dts(node)
+    if not np.allclose(stated, dt, rtol=ROCKPOOL_RTOL, atol=0):
+        raise NeuromapError(f"NIR neuron node {n}: its r states dt = {float(stated[0]):g} in "
+                            f"Rockpool's convention (r = tau exp(-dt / tau) / dt), not the given "
+                            f"{dt:g}; drop --dt or give the module's dt")
+
+    def decay(tau: np.ndarray, key: str) -> tuple[int, np.ndarray]:
+        t = float(tau.reshape(-1)[0])
+        if np.any(tau != t) and not np.allclose(tau, t, rtol=1e-9, atol=0):
+            raise NeuromapError(f"NIR neuron node {n}: {key} varies across neurons; NetX/Loihi "
+                                f"take one decay per layer, give it one value")
+        if not t > 0:
+            raise NeuromapError(f"NIR neuron node {n}: {key} = {t:g} must be positive")
+        keep = float(np.exp(-dt / t)) if np.isfinite(t) else 1.0
+        return int(round(DECAY_UNITY * (1 - keep))), np.full(tau.shape, keep)
+
+    v_decay, _ = decay(tau_mem, "tau_mem" if isinstance(node, nir.CubaLIF) else "tau")
+    if isinstance(node, nir.CubaLIF):
+        i_decay, gain = decay(arrays["tau_syn"], "tau_syn")
+    else:
+        i_decay, gain = DECAY_UNITY, np.ones(tau_mem.shape)
+    return i_decay, v_decay, gain, arrays["v_leak"].copy()

@@ -19,6 +19,7 @@ from ...errors import NeuromapError
 from ...sim.fast import lava_dense_weights, optimize_weight_bits
 from .layout import BIAS_MAX, VTH_MAX, WEIGHT_MAX
 
+
 #: Largest weight exponent (Loihi's 3-bit exponent, -8..7; the IR's integer weights need e >= 0).
 WEIGHT_EXP_MAX = 7
 #: Powers of two tried as scales: 2**-24 .. 2**24.

@@ -10,6 +10,7 @@ import numpy as np
 from ...errors import NeuromapError
 from .layout import _str
 
+
 def _pair(v: Any, n: str, key: str) -> tuple[int, int]:
     if isinstance(v, str):
         return (0, 0)
