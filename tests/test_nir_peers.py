@@ -156,3 +156,45 @@ def test_export_takes_from_rockpool(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "--dt SECONDS" in err[0] and "--from is for NIR files" in err[1]
     assert not (tmp_path / "n.net").exists() and not (tmp_path / "x.nir").exists()
+
+
+def rockpool_like(dt2: float = 1e-3) -> "nir.NIRGraph":
+    """Two layers as Rockpool's to_nir writes them: a LIFTorch (CubaLIF) at dt = 1e-3 and a
+    LIFNeuronTorch (LIF) whose r states ``dt2``."""
+    import nir
+
+    def r(tau, dt):
+        return np.full(3, tau * np.exp(-dt / tau) / dt)
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([2])}),
+        "0_LinearTorch": nir.Linear(weight=np.array([[2.0, -1.0], [1.0, 1.0], [0.5, 2.0]])),
+        "1_LIFTorch": nir.CubaLIF(tau_syn=np.full(3, 4e-3), tau_mem=np.full(3, 8e-3),
+                                  r=r(8e-3, 1e-3), v_leak=np.zeros(3), v_threshold=np.full(3, 1.0),
+                                  w_in=np.ones(3)),
+        "2_LinearTorch": nir.Linear(weight=np.eye(3)),
+        "3_LIFNeuronTorch": nir.LIF(tau=np.full(3, 8e-3), r=r(8e-3, dt2), v_leak=np.full(3, 0.5),
+                                    v_threshold=np.full(3, 4.0)),
+        "output": nir.Output(output_type={"output": np.array([3])}),
+    }
+    names = list(nodes)
+    return nir.NIRGraph(nodes=nodes, edges=list(zip(names, names[1:])), type_check=False)
+
+
+def test_rockpool_lif_and_inconsistent_files():
+    from neuromap.interop.nir import nir_to_graph
+
+    graph = nir_to_graph(rockpool_like())
+    assert graph.meta["nir_import"]["convention"] == "rockpool"
+    cuba, lif = (graph.layer(n).neuron.params for n in ("1_LIFTorch", "3_LIFNeuronTorch"))
+    # 4096 (1 - exp(-1/4)) = 905.9, 4096 (1 - exp(-1/8)) = 480.7; the LIF has no current
+    assert (cuba["iDecay"], cuba["vDecay"], lif["iDecay"], lif["vDecay"]) == (906, 481, 4096, 481)
+    # v_leak 0.5 is the bias per step, threshold 4: both whole at the chosen scale
+    assert graph.layer("3_LIFNeuronTorch").bias.tolist() == [lif["vThMant"] / 8] * 3
+    # the two nodes' r state different dts: not taken for Rockpool's, and refused when told
+    with pytest.raises(NeuromapError, match="below one time step"):
+        nir_to_graph(rockpool_like(2e-3))
+    with pytest.raises(NeuromapError, match=r"states no single dt: node 1_LIFTorch's r states dt "
+                                            r"= 0.001, node 3_LIFNeuronTorch's 0.002; give --dt"):
+        nir_to_graph(rockpool_like(2e-3), convention="rockpool")
+    with pytest.raises(NeuromapError, match="--from 'norse' is not a NIR convention"):
+        nir_to_graph(rockpool_like(), convention="norse")

@@ -27,10 +27,12 @@ def read_model(path: Path, dt: float | None = None, convention: str | None = Non
     if "node" in keys and "layer" not in keys:
         return read_nir(path, dt, convention)
     if "layer" in keys:
-        if dt is not None or convention is not None:
-            flag = "--dt" if dt is not None else "--from"
-            raise NeuromapError(f"{path} is a NetX network, whose time is in steps and whose "
-                                f"neurons are Lava's; {flag} is for NIR files, drop it")
+        if dt is not None:
+            raise NeuromapError(f"{path} is a NetX network, whose time is in steps; --dt is for "
+                                f"NIR files, drop it")
+        if convention is not None:
+            raise NeuromapError(f"{path} is a NetX network, whose neurons are Lava's; --from is "
+                                f"for NIR files, drop it")
         return load_netx(path)
     raise NeuromapError(f"{path} is neither a NetX network (no 'layer' group) nor a NIR graph "
                         f"(no 'node' group); re-export it")

@@ -77,11 +77,11 @@ class _Importer:
         if self.convention is None:
             self.convention = "rockpool" if is_rockpool(self.nodes) else "nir"
         if self.convention == "rockpool" and self.dt is None:
-            self.dt = rockpool_dt(self.nodes)
+            self.dt, why = rockpool_dt(self.nodes)
             if self.dt is None:
-                raise NeuromapError("NIR graph: its neuron nodes' r do not state one dt in "
-                                    "Rockpool's convention (r = tau exp(-dt / tau) / dt); give "
-                                    "--dt SECONDS, the Rockpool module's dt")
+                raise NeuromapError(f"NIR graph read in Rockpool's convention (r = tau "
+                                    f"exp(-dt / tau) / dt) states no single dt: {why}; give "
+                                    f"--dt SECONDS, the Rockpool module's dt")
             self.dt_source = "inferred (Rockpool's r = tau exp(-dt / tau) / dt)"
         if self.dt is None:
             self.dt, self.dt_source = infer_dt(self.nodes)

@@ -137,16 +137,27 @@ def _rockpool_dts(node: Any) -> np.ndarray:
                         tau * np.real(lambertw(1.0 / np.where(r > 0, r, 1.0))), np.nan)
 
 
-def rockpool_dt(nodes: dict[str, Any]) -> float | None:
+def rockpool_dt(nodes: dict[str, Any]) -> tuple[float | None, str]:
     """The one dt that every LIF/CubaLIF node's ``r`` states under Rockpool's convention, or
-    None when they state none or several."""
-    dts = [_rockpool_dts(node) for node in nodes.values() if isinstance(node, (nir.CubaLIF, nir.LIF))]
-    if not dts:
-        return None
-    d = np.concatenate(dts)
-    if d.size == 0 or not np.all(np.isfinite(d)) or d[0] <= 0:
-        return None
-    return float(d[0]) if np.allclose(d, d[0], rtol=ROCKPOOL_RTOL, atol=0) else None
+    ``(None, why)`` naming a node when they state none or several."""
+    first = None
+    for n, node in nodes.items():
+        if not isinstance(node, (nir.CubaLIF, nir.LIF)):
+            continue
+        try:
+            d = _rockpool_dts(node)
+        except (TypeError, ValueError):
+            return None, f"node {n}'s tau and r do not fit together"
+        if d.size == 0 or not np.all(np.isfinite(d)) or np.any(d <= 0):
+            return None, f"node {n}'s r states no positive dt"
+        if first is None:
+            first = (n, float(d[0]))
+        if not np.allclose(d, first[1], rtol=ROCKPOOL_RTOL, atol=0):
+            bad = float(d[~np.isclose(d, first[1], rtol=ROCKPOOL_RTOL, atol=0)][0])
+            return None, f"node {first[0]}'s r states dt = {first[1]:g}, node {n}'s {bad:g}"
+    if first is None:
+        return None, "it has no LIF or CubaLIF node"
+    return first[1], ""
 
 
 def is_rockpool(nodes: dict[str, Any]) -> bool:
@@ -160,9 +171,12 @@ def is_rockpool(nodes: dict[str, Any]) -> bool:
         index, _, cls = n.rsplit(".", 1)[-1].partition("_")
         if not index.isdigit() or cls not in ROCKPOOL_NEURONS or isinstance(node, nir.IF):
             return False
-        if isinstance(node, nir.CubaLIF) and np.any(np.asarray(node.w_in, dtype=np.float64) != 1):
+        try:
+            if isinstance(node, nir.CubaLIF) and np.any(np.asarray(node.w_in, dtype=np.float64) != 1):
+                return False
+        except (TypeError, ValueError):  # not numbers: the import's checks name it
             return False
-    return rockpool_dt(neurons) is not None
+    return rockpool_dt(neurons)[0] is not None
 
 
 def rockpool_params(node: Any, arrays: dict[str, np.ndarray], dt: float,

@@ -24,8 +24,10 @@ from .layout import BIAS_MAX, VTH_MAX, WEIGHT_MAX
 WEIGHT_EXP_MAX = 7
 #: Powers of two tried as scales: 2**-24 .. 2**24.
 POW2 = tuple(2.0 ** k for k in range(-24, 25))
-#: Relative tolerance for treating two errors as equal (then the scale nearer the 127 one wins).
-TIE_RTOL = 1e-9
+#: Two rounding errors closer than this times the layer's largest weight or threshold are equal
+#: (then the scale nearer the 127 one wins): peers write float32, whose rounding (about 6e-8 of
+#: each value) must not pick the scale.
+TIE_RTOL = 1e-5
 
 
 def representable(w: np.ndarray) -> bool:
@@ -107,10 +109,11 @@ def choose_scale(weights: list[np.ndarray], vth: float, bias: np.ndarray,
         k = math.floor(base * vth)
         cands.update(v / vth for v in (k, k - 1) if v > 0)
     best, best_err = None, math.inf
+    tie = TIE_RTOL * max(wmax, abs(vth))
     for s in sorted(cands, key=lambda c: abs(math.log(c / base))):
         if not _feasible(s, weights, joint, vth, bias):
             continue
         err = rounding_error(s, weights, vth, bias)
-        if err < best_err * (1 - TIE_RTOL) or best is None:
+        if err < best_err - tie or best is None:
             best, best_err = s, err
     return fallback if best is None else best
