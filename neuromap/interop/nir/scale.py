@@ -39,7 +39,15 @@ def representable(w: np.ndarray) -> bool:
         return True
     if not np.all(np.isfinite(w)) or np.any(w != np.round(w)):
         return False
-    if float(np.max(np.abs(w))) > 255 << WEIGHT_EXP_MAX:
+    lo, hi = float(w.min()), float(w.max())
+    if max(hi, -lo) > 255 << WEIGHT_EXP_MAX:
+        return False
+    if -128 <= lo and hi <= 127 or lo >= 0 and hi <= 255:
+        return True  # an 8-bit mantissa as it is: lava-dl only shifts it up (exponent <= 0)
+    # beyond that the matrix needs an exponent e > 0, so every weight a multiple of 2**e: one pass
+    # that rejects float weights rounded at a large scale before lava-dl's nine
+    e = max(1, math.ceil(math.log2(max(hi, -lo) / (255 if lo >= 0 or hi <= 0 else 127))))
+    if np.any(np.remainder(w, 2 ** min(e, WEIGHT_EXP_MAX))):
         return False
     try:
         enc, bits, exp = optimize_weight_bits(w)
@@ -66,19 +74,36 @@ def rounding_error(s: float, weights: list[np.ndarray], vth: float, bias: np.nda
     return err / s
 
 
-def _feasible(s: float, weights: list[np.ndarray], joint: np.ndarray | None, vth: float,
-              bias: np.ndarray) -> bool:
+def _feasible(s: float, weights: list[np.ndarray], tops: list[float], joint: np.ndarray | None,
+              vth: float, bias: np.ndarray) -> bool:
     if not (math.isfinite(s) and s > 0) or round(vth * s) > VTH_MAX:
         return False
     if bias.size and float(np.max(np.abs(np.round(bias * s)))) > BIAS_MAX:
         return False
-    for w in weights:
+    for w, top in zip(weights, tops):
+        if not _head_fits(w, s * top, s):
+            return False
         q = np.round(w * s)
         if np.any(w) and not np.any(q):
             return False
         if not representable(q):
             return False
     return joint is None or representable(np.round(joint * s))
+
+
+#: How many weights :func:`_head_fits` tries before a matrix is rounded whole.
+HEAD = 4096
+
+
+def _head_fits(w: np.ndarray, top: float, s: float) -> bool:
+    """False when the first weights alone show that ``w`` at scale ``s`` needs an exponent
+    ``e > 0`` (largest beyond an 8-bit mantissa) but has weights that are not multiples of
+    ``2**e``: float weights at a large scale, rejected without rounding the whole matrix. ``top``
+    is the largest weight magnitude times ``s``."""
+    if w.size <= HEAD or top <= 127.5:
+        return True
+    e = min(WEIGHT_EXP_MAX, max(1, math.ceil(math.log2(top / 255))))
+    return not np.any(np.remainder(np.round(w.reshape(-1)[:HEAD] * s), 2 ** e))
 
 
 def choose_scale(weights: list[np.ndarray], vth: float, bias: np.ndarray,
@@ -94,7 +119,8 @@ def choose_scale(weights: list[np.ndarray], vth: float, bias: np.ndarray,
     within their bits) with the smallest :func:`rounding_error` wins, ties going to the one nearest
     the 127 scale. Without a feasible one, the 127 scale lowered to fit threshold and bias (the
     caller then names what does not fit)."""
-    wmax = max((float(np.max(np.abs(w))) for w in weights if w.size), default=0.0)
+    tops = [float(np.max(np.abs(w))) if w.size else 0.0 for w in weights]
+    wmax = max(tops, default=0.0)
     base = WEIGHT_MAX / wmax if wmax > 0 else 1.0
     bmax = float(np.max(np.abs(bias))) if bias.size else 0.0
     fallback = base
@@ -111,7 +137,9 @@ def choose_scale(weights: list[np.ndarray], vth: float, bias: np.ndarray,
     best, best_err = None, math.inf
     tie = TIE_RTOL * max(wmax, abs(vth))
     for s in sorted(cands, key=lambda c: abs(math.log(c / base))):
-        if not _feasible(s, weights, joint, vth, bias):
+        if not 0.5 <= s * wmax <= 255 << WEIGHT_EXP_MAX:
+            continue  # every weight rounds to 0, or the largest fits no mantissa and exponent
+        if not _feasible(s, weights, tops, joint, vth, bias):
             continue
         err = rounding_error(s, weights, vth, bias)
         if err < best_err - tie or best is None:
