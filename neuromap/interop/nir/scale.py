@@ -15,8 +15,6 @@ import math
 
 import numpy as np
 
-from ...errors import NeuromapError
-from ...sim.fast import lava_dense_weights, optimize_weight_bits
 from .layout import BIAS_MAX, VTH_MAX, WEIGHT_MAX
 
 
@@ -28,35 +26,54 @@ POW2 = tuple(2.0 ** k for k in range(-24, 25))
 #: (then the scale nearer the 127 one wins): peers write float32, whose rounding (about 6e-8 of
 #: each value) must not pick the scale.
 TIE_RTOL = 1e-5
+#: How many weights are tried before a whole matrix (float weights at a scale that needs an
+#: exponent are rejected from these alone).
+HEAD = 4096
+
+
+def _tz(v: int) -> int:
+    """Trailing zero bits of a nonzero integer."""
+    return (v & -v).bit_length() - 1
 
 
 def representable(w: np.ndarray) -> bool:
     """Whether integer weights ``w`` pass through NetX and Lava unchanged in at most 8 weight
-    bits: lava-dl's encoding (a mantissa times ``2**e`` for the whole matrix; mixed signs clipped
-    to -256..254) and Lava's synapse, as the fast engine reproduces them, give ``w`` back."""
+    bits: lava-dl's ``optimize_weight_bits`` (one exponent for the matrix; mixed signs clipped to
+    -256..254), then Lava's dense synapse (clipped to 8 bits plus sign, low bits dropped by the bit
+    width), give ``w`` back. Their arithmetic, followed step by step on the matrix's extremes and
+    the common power of two of its weights (tests check it against the fast engine's copies)."""
     w = np.asarray(w, dtype=np.float64)
     if w.size == 0 or not np.any(w):
         return True
     if not np.all(np.isfinite(w)) or np.any(w != np.round(w)):
         return False
-    lo, hi = float(w.min()), float(w.max())
+    lo, hi = int(w.min()), int(w.max())
     if max(hi, -lo) > 255 << WEIGHT_EXP_MAX:
         return False
-    if -128 <= lo and hi <= 127 or lo >= 0 and hi <= 255:
-        return True  # an 8-bit mantissa as it is: lava-dl only shifts it up (exponent <= 0)
-    # beyond that the matrix needs an exponent e > 0, so every weight a multiple of 2**e: one pass
-    # that rejects float weights rounded at a large scale before lava-dl's nine
-    e = max(1, math.ceil(math.log2(max(hi, -lo) / (255 if lo >= 0 or hi <= 0 else 127))))
-    if np.any(np.remainder(w, 2 ** min(e, WEIGHT_EXP_MAX))):
+    if lo < 0 <= hi:  # lava-dl's mixed mode (a largest weight of 0 included)
+        if hi == 0 or lo < -256 or hi > 254:
+            return False  # the fast engine's copy divides by the 0; lava-dl clips the rest
+        scale, signed = min(127 / hi, -128 / lo), 1
+    else:
+        scale, signed = (-256 / lo, 0) if hi < 0 else (255 / hi, 0)
+    sb = math.floor(math.log2(scale)) + signed
+    nz = w[w != 0]
+    if nz.size > HEAD:  # float weights rounded at a large scale are odd early: skip the gcd pass
+        head = int(np.gcd.reduce(nz[:HEAD].astype(np.int64)))
+        if _tz(head) < -sb:
+            return False
+    tz = _tz(int(np.gcd.reduce(nz.astype(np.int64))))
+    bits = 8 - sb - (min(tz, 8) - signed)
+    if bits > 8 or tz < -sb:  # more bits than Loihi's 8, or the right shift drops set bits
         return False
-    try:
-        enc, bits, exp = optimize_weight_bits(w)
-        # more than 8 bits: Lava's model keeps odd mixed-sign weights up to 254, Loihi does not
-        return bits <= 8 and bool(np.array_equal(lava_dense_weights(enc, bits) * 2.0 ** exp, w))
-    except NeuromapError:  # a bit width Lava's synapse cannot take
+    lo_s, hi_s = (lo * 2 ** sb, hi * 2 ** sb)
+    if signed:
+        if lo_s < -256 or hi_s > 255:
+            return False
+    elif max(abs(lo_s), abs(hi_s)) > 255:
         return False
-    except ZeroDivisionError:  # the fast engine's copy of lava-dl divides by a largest weight of 0
-        return False
+    drop = 8 - bits + signed
+    return 0 <= drop < 31 and tz + sb >= drop
 
 
 def rounding_error(s: float, weights: list[np.ndarray], vth: float, bias: np.ndarray) -> float:
@@ -90,9 +107,6 @@ def _feasible(s: float, weights: list[np.ndarray], tops: list[float], joint: np.
             return False
     return joint is None or representable(np.round(joint * s))
 
-
-#: How many weights :func:`_head_fits` tries before a matrix is rounded whole.
-HEAD = 4096
 
 
 def _head_fits(w: np.ndarray, top: float, s: float) -> bool:
