@@ -5,8 +5,10 @@ node per layer; import (:func:`nir_to_graph`, ``importer``) reads graphs made by
 (from the ``neuromap_*`` metadata) or elsewhere (from the float parameters, quantised to integer
 mantissas per layer); ``files`` reads and writes ``.nir`` files. ``layout`` holds the array
 orders and conventions both directions share, ``shapes`` and ``neurons`` how the importer reads
-NIR's structural and neuron nodes. Imports flow layout -> shapes, neurons -> export, importer ->
-files -> this package. docs/nir.md has the mapping table, the units and what does not translate.
+NIR's structural and neuron nodes, ``scale`` the one scale per imported layer that turns float
+parameters into Lava's mantissas. Imports flow layout -> shapes, neurons, scale -> export,
+importer -> files -> this package. docs/nir.md has the mapping table, the units and what does
+not translate.
 
 Units: NIR values are in the IR's own unit, the weight mantissa (one LSB of a synaptic weight):
 ``v_threshold = vThMant``; decays ``d`` (out of 4096) become time constants with dt = 1 step,
@@ -23,6 +25,6 @@ from .layout import (BIAS_MAX, CUBA_TYPES, DECAY_UNITY, FORMAT, NEURON_TYPES, SU
                      WEIGHT_MAX)
 from .neurons import CONVENTIONS, DT_RTOL, infer_dt, is_rockpool, rockpool_dt
 
-__all__ = ["BIAS_MAX", "CONVENTIONS", "CUBA_TYPES", "DECAY_UNITY", "DT_RTOL", "FORMAT", "MAX_NESTING",
-           "NEURON_TYPES", "SUPPORTED", "VTH_MAX", "WEIGHT_MAX", "graph_to_nir", "infer_dt", "is_rockpool",
-           "nir_to_graph", "read_nir", "rockpool_dt", "write_nir"]
+__all__ = ["BIAS_MAX", "CONVENTIONS", "CUBA_TYPES", "DECAY_UNITY", "DT_RTOL", "FORMAT",
+           "MAX_NESTING", "NEURON_TYPES", "SUPPORTED", "VTH_MAX", "WEIGHT_MAX", "graph_to_nir",
+           "infer_dt", "is_rockpool", "nir_to_graph", "read_nir", "rockpool_dt", "write_nir"]

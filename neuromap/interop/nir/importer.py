@@ -31,8 +31,8 @@ def nir_to_graph(g: nir.NIRGraph, name: str | None = None, dt: float | None = No
 
     Graphs written by :func:`graph_to_nir` come back exactly (integer weights and NetX neuron
     parameters from the ``neuromap_*`` metadata). Other graphs are read from their float
-    parameters: per neuron node, weights are scaled so the largest fits 8 bits signed and
-    rounded, and threshold and bias are scaled the same way. ``name`` defaults to the name
+    parameters: per neuron node, weights, threshold and bias are multiplied by one scale
+    (:func:`.scale.choose_scale`) and rounded. ``name`` defaults to the name
     stored by :func:`graph_to_nir`, else ``"nir"``.
 
     ``dt`` is the writer's time step in its time unit (seconds for snnTorch, Norse, Rockpool):

@@ -1,6 +1,7 @@
 """NIR neuron nodes as the importer reads them: their parameter arrays, the writer's time step
-(given or inferred), and the translation of time constants and gains into Lava's fixed-point
-decays (see docs/nir.md, "Importing NIR graphs made elsewhere")."""
+(given or inferred), the translation of time constants and gains into Lava's fixed-point decays,
+and the conventions a file's parameters follow (NIR's equations by forward Euler, or Rockpool's
+exact exponential update; see docs/nir.md, "Importing NIR graphs made elsewhere")."""
 from __future__ import annotations
 
 from typing import Any
@@ -172,7 +173,8 @@ def is_rockpool(nodes: dict[str, Any]) -> bool:
         if not index.isdigit() or cls not in ROCKPOOL_NEURONS or isinstance(node, nir.IF):
             return False
         try:
-            if isinstance(node, nir.CubaLIF) and np.any(np.asarray(node.w_in, dtype=np.float64) != 1):
+            w_in = np.asarray(node.w_in, dtype=np.float64) if isinstance(node, nir.CubaLIF) else 1
+            if np.any(w_in != 1):
                 return False
         except (TypeError, ValueError):  # not numbers: the import's checks name it
             return False
@@ -191,8 +193,9 @@ def rockpool_params(node: Any, arrays: dict[str, np.ndarray], dt: float,
     ``r`` only for dt, so ``w_in`` must be 1 and ``r`` must state ``dt``."""
     tau_mem = arrays["tau_mem"] if isinstance(node, nir.CubaLIF) else arrays["tau"]
     if isinstance(node, nir.CubaLIF) and np.any(arrays["w_in"] != 1):
-        raise NeuromapError(f"NIR neuron node {n}: w_in = {float(arrays['w_in'].reshape(-1)[0]):g}; "
-                            f"Rockpool writes and reads w_in = 1, import it without --from rockpool")
+        w_in = float(arrays["w_in"].reshape(-1)[0])
+        raise NeuromapError(f"NIR neuron node {n}: w_in = {w_in:g}; Rockpool writes and reads "
+                            f"w_in = 1, import it without --from rockpool")
     stated = _rockpool_dts(node)
     if not np.allclose(stated, dt, rtol=ROCKPOOL_RTOL, atol=0):
         raise NeuromapError(f"NIR neuron node {n}: its r states dt = {float(stated[0]):g} in "
