@@ -74,8 +74,8 @@ class _Importer:
     # -- structure --------------------------------------------------------------------------
     def run(self) -> NetworkGraph:
         self._check_nodes()
-        if self.convention is None:
-            self.convention = "rockpool" if is_rockpool(self.nodes) else "nir"
+        if self.convention is None:  # a file neuromap wrote follows NIR's, whatever its names
+            self.convention = "rockpool" if not self.gmeta and is_rockpool(self.nodes) else "nir"
         if self.convention == "rockpool" and self.dt is None:
             self.dt, why = rockpool_dt(self.nodes)
             if self.dt is None:

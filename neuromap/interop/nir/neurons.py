@@ -162,7 +162,8 @@ def rockpool_dt(nodes: dict[str, Any]) -> tuple[float | None, str]:
 
 
 def is_rockpool(nodes: dict[str, Any]) -> bool:
-    """A file Rockpool's ``to_nir`` wrote, told apart without asking: every neuron node is a
+    """A file Rockpool's ``to_nir`` wrote, told apart without asking (the importer asks only for
+    files without neuromap's graph metadata): every neuron node is a
     LIF/CubaLIF named ``<index>_LIFTorch`` or ``<index>_LIFNeuronTorch`` (Rockpool's naming), with
     ``w_in = 1`` and an ``r`` that states one dt in Rockpool's convention."""
     neurons = {n: v for n, v in nodes.items() if isinstance(v, (nir.IF, nir.LIF, nir.CubaLIF))}
