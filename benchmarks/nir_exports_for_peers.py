@@ -3,12 +3,15 @@
     python benchmarks/nir_exports_for_peers.py --out /tmp/nir_to_peers
     /work/peers-venv/bin/python benchmarks/nir_peers_run_exports.py --dir /tmp/nir_to_peers
 
-Builds two small networks in the IR (dense: a CUBA layer with current decay, then a layer with
-full current decay; conv: a conv layer then a dense one), with integer weights up to 127 and no
-bias (snnTorch and Norse read no bias), runs each in neuromap's fast engine on fixed random
-input spikes, and writes for every peer its file (snnTorch: --out-dt 1e-4 and plain LIF nodes;
-Norse: --out-dt 1e-3 and CubaLIF nodes, as its importer defaults) plus ``<net>.json`` with the
-input and neuromap's per-layer spike counts. Step 2 (``nir_peers_run_exports.py``, in the peers'
+Builds three small networks in the IR (dense: a CUBA layer with current decay, then a layer with
+full current decay; conv: a conv layer then a dense one; iaf: a conv and a dense layer of
+integrate-and-fire neurons, which is all Sinabs reads, with even weights and odd thresholds so
+that its ``v >= threshold`` and Lava's ``v > threshold`` agree), with integer weights and no
+bias (the peers read no bias), runs each in neuromap's fast engine on fixed random input spikes,
+and writes for every peer its file (snnTorch: --out-dt 1e-4 and plain LIF nodes; Norse and
+Rockpool: --out-dt 1e-3 and CubaLIF nodes, as their importers default and Rockpool reads no LIF;
+Sinabs: time in steps, plain nodes) plus ``<net>.json`` with the input and neuromap's per-layer
+spike counts. Step 2 (``nir_peers_run_exports.py``, in the peers'
 environment, see tests/fixtures/nir/requirements-peers.txt) runs each file in the peer and
 prints both counts."""
 from __future__ import annotations
@@ -24,7 +27,9 @@ from neuromap.interop.nir import write_nir
 from neuromap.sim.fast import simulate_fast
 
 T = 24
-PEERS = {"snntorch": (1e-4, True), "norse": (1e-3, False)}  # (reader's dt, plain LIF nodes)
+#: (reader's dt, plain LIF/IF nodes)
+PEERS = {"snntorch": (1e-4, True), "norse": (1e-3, False), "sinabs": (1.0, True),
+         "rockpool": (1e-3, False)}
 
 
 def cuba(i_decay: int, v_decay: int, vth: int) -> Neuron:
@@ -33,9 +38,11 @@ def cuba(i_decay: int, v_decay: int, vth: int) -> Neuron:
 
 
 def networks(rng: np.random.Generator) -> dict[str, NetworkGraph]:
-    def w(shape, lo, hi):
+    def w(shape, lo, hi, even=False):
         a = rng.integers(lo, hi + 1, shape).astype(float)
-        a.reshape(-1)[0] = 127.0
+        if even:
+            a = 2 * np.floor(a / 2)
+        a.reshape(-1)[0] = 126.0 if even else 127.0
         return a
 
     dense = NetworkGraph("dense", (
@@ -49,7 +56,11 @@ def networks(rng: np.random.Generator) -> dict[str, NetworkGraph]:
     c = Layer("c", "conv", conv_output_shape(src.shape, conv_edge), cuba(4096, 512, 180))
     conv = NetworkGraph("conv", (src, c, Layer("fc", "dense", (5,), cuba(1024, 512, 250))),
                         (conv_edge, Edge("c", "fc", "dense", w((5, c.size), -20, 60))))
-    return {"dense": dense, "conv": conv}
+    iaf_edge = Edge("in", "c", "conv", w((3, 3, 3, 2), -30, 80, True), padding=(1, 1))
+    c = Layer("c", "conv", conv_output_shape(src.shape, iaf_edge), cuba(4096, 0, 181))
+    iaf = NetworkGraph("iaf", (src, c, Layer("fc", "dense", (5,), cuba(4096, 0, 301))),
+                       (iaf_edge, Edge("c", "fc", "dense", w((5, c.size), -20, 60, True))))
+    return {"dense": dense, "conv": conv, "iaf": iaf}
 
 
 def main() -> int:

@@ -4,8 +4,11 @@
     /work/peers-venv/bin/python benchmarks/nir_peers_run_exports.py --dir /tmp/nir_to_peers
 
 Loads every ``<net>_<peer>.nir`` with the peer's own importer (snnTorch ``import_from_nir``,
-Norse ``from_nir`` with dt = 1e-3), runs it on the input stored in ``<net>.json`` one step at a
-time and prints the peer's spike count per neuron node next to neuromap's. A file a peer cannot
+Norse ``from_nir`` with dt = 1e-3, Sinabs ``from_nir``, Rockpool ``from_nir``), runs it on the
+input stored in ``<net>.json`` and prints the peer's spike count per neuron node next to
+neuromap's. Sinabs is run twice: with the neurons its importer makes (``MultiSpike``,
+``MembraneSubtract``, ``min_v_mem = -threshold``) and with those switched to Loihi's behaviour
+(``SingleSpike``, ``MembraneReset``, no lower bound), as ``sinabs-loihi``. A file a peer cannot
 load prints the peer's error."""
 from __future__ import annotations
 
@@ -59,6 +62,41 @@ def run_norse(path: Path, x: torch.Tensor) -> dict[str, int]:
     return counts
 
 
+def run_sinabs(path: Path, x: torch.Tensor, loihi: bool = False) -> dict[str, int]:
+    import sinabs.layers as sl
+    from sinabs.activation import MembraneReset, SingleSpike
+    from sinabs.nir import from_nir
+
+    net = from_nir(nir.read(path), batch_size=1)
+    counts: dict[str, int] = {}
+    kinds = (sl.IAF, sl.LIF)
+    if loihi:
+        for mod in net.modules():
+            if isinstance(mod, kinds):
+                mod.spike_fn, mod.reset_fn, mod.min_v_mem = SingleSpike, MembraneReset(), None
+    counting_hooks(net, kinds, counts)
+    with torch.no_grad():
+        net(x)  # (T, ...): the squeeze layers take time as the batch axis
+    return counts
+
+
+def run_rockpool(path: Path, x: torch.Tensor) -> dict[str, int]:
+    from rockpool.nn.modules import LIFTorch
+    from rockpool.nn.modules.torch.nir import from_nir
+
+    net = from_nir(nir.read(path))
+    counts: dict[str, int] = {}
+    counting_hooks(net, (LIFTorch,), counts)
+    with torch.no_grad():
+        net(x.reshape(1, x.shape[0], -1))  # (batch, T, n)
+    return counts
+
+
+RUNNERS = {"snntorch": run_snntorch, "norse": run_norse, "sinabs": run_sinabs,
+           "sinabs-loihi": lambda path, x: run_sinabs(path, x, loihi=True),
+           "rockpool": run_rockpool}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dir", type=Path, required=True)
@@ -67,8 +105,8 @@ def main() -> int:
         net = meta_path.stem
         meta = json.loads(meta_path.read_text())
         x = torch.tensor(np.asarray(meta["input"], dtype=np.float32))
-        for peer, runner in (("snntorch", run_snntorch), ("norse", run_norse)):
-            path = args.dir / f"{net}_{peer}.nir"
+        for peer, runner in RUNNERS.items():
+            path = args.dir / f"{net}_{peer.split('-')[0]}.nir"
             try:
                 got = runner(path, x)
             except Exception as exc:  # report what the peer says and go on

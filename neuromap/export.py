@@ -1,11 +1,14 @@
 """``python -m neuromap.export``: convert a network between NetX HDF5 and NIR.
 
-    python -m neuromap.export --model X.net|X.nir [--dt S] --to nir|netx --out PATH
+    python -m neuromap.export --model X.net|X.nir [--dt S] [--from nir|rockpool] --to nir|netx --out PATH
                               [--out-dt S] [--out-neurons plain|cubalif]
 
 The input format is recognised from the file's contents (a NetX file has a ``layer`` group, a
 NIR file a ``node`` group). ``--dt`` is the time step of a NIR input's writer (snnTorch 1e-4 s,
-Norse dt squared, Rockpool 1e-3 s; inferred where the file states it); ``--out-dt`` the time step
+Norse dt squared, Rockpool 1e-3 s; inferred where the file states it); ``--from`` how a NIR
+input's neuron parameters are meant (``nir``: NIR's equations by forward Euler; ``rockpool``:
+Rockpool's exponential update; default: Rockpool's files recognised by their node names and
+``r``, NIR otherwise); ``--out-dt`` the time step
 of the tool that will read the NIR output (time constants in its unit, unit input gains).
 Writing is atomic: on any error nothing is left at ``--out``.
 
@@ -17,6 +20,8 @@ from typing import Sequence
 
 from .errors import CliParser, float_in, run_cli
 from .interop.model_file import read_model
+from .interop.nir import CONVENTIONS, write_nir
+from .netx.write import write_netx
 from .outputs import check_file
 from .validate import add_limit_options, set_limits
 
@@ -31,6 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="file to write")
     parser.add_argument("--dt", type=float_in(1e-12, 1e6), metavar="SECONDS",
                         help="a NIR input's time step (default: inferred, else 1 step)")
+    parser.add_argument("--from", dest="convention", choices=CONVENTIONS,
+                        help="how a NIR input's neuron parameters are meant (default: Rockpool's "
+                             "files recognised, NIR's Euler convention otherwise)")
     parser.add_argument("--out-dt", type=float_in(1e-12, 1e6), default=1.0, metavar="SECONDS",
                         help="with --to nir: the reader's time step (default 1: time in steps)")
     parser.add_argument("--out-neurons", choices=("plain", "cubalif"), default="plain",
@@ -40,12 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     set_limits(args.max_neurons, args.max_synapses)
     check_file(args.out, "--out", [args.model])
-    graph = read_model(args.model, args.dt)
+    graph = read_model(args.model, args.dt, args.convention)
     if args.to == "nir":
-        from .interop.nir import write_nir
         path = write_nir(graph, args.out, args.out_dt, args.out_neurons == "plain")
     else:
-        from .netx.write import write_netx
         path = write_netx(graph, args.out)
     print(f"wrote {path} ({args.to}: {len(graph.layers)} layers, {len(graph.edges)} edges, "
           f"{graph.num_neurons} neurons, {graph.num_synapses} synapses)")

@@ -15,6 +15,7 @@ from neuromap.errors import NeuromapError, run_cli
 from neuromap.export import main as export_main
 from neuromap.graph import Edge, Layer, NetworkGraph, Neuron
 from neuromap.interop.nir import graph_to_nir, nir_to_graph, read_nir, write_nir
+from neuromap.interop.nir.scale import choose_scale, representable, rounding_error
 from neuromap.netx.load import load_netx
 
 from conftest import SHIPPED, lava_dl_net
@@ -212,7 +213,8 @@ def test_multi_input_graph_round_trip(tmp_path):
 
 def test_import_without_metadata_uses_the_float_parameters():
     """Stripped of neuromap metadata, the exported floats still give the same network up to one
-    scale per layer (weights rescaled to 8 bits, threshold and bias with them)."""
+    scale per layer (threshold and bias with the weights): integer weights and thresholds come
+    back exactly, at a power-of-two scale whose weights NetX still carries."""
     graph = multi_input_graph()
     # join never leaks (vDecay = 0): its bias has no finite v_leak, only the metadata keeps it
     with pytest.raises(NeuromapError, match="node join: v_leak and tau are both infinite"):
@@ -226,14 +228,15 @@ def test_import_without_metadata_uses_the_float_parameters():
     for old, new in zip(graph.layers[1:4], back.layers[1:4]):
         p, q = old.neuron.params, new.neuron.params
         assert (q["iDecay"], q["vDecay"]) == (p["iDecay"], p["vDecay"]), old.name
-        scale = 127 / max(np.abs(e.weight).max() for e in graph.in_edges(old.name))
-        assert q["vThMant"] == round(p["vThMant"] * scale)
+        scale = q["vThMant"] / p["vThMant"]
+        assert scale == 2.0 ** round(np.log2(scale)) and scale >= 1, (old.name, scale)
         for e_old, e_new in zip(graph.in_edges(old.name), back.in_edges(old.name)):
-            np.testing.assert_array_equal(e_new.weight, np.round(e_old.weight * scale))
+            np.testing.assert_array_equal(e_new.weight, e_old.weight * scale)
+            assert representable(e_new.weight)
             assert (e_new.lag, e_new.stride, e_new.padding, e_new.groups) == \
                 (e_old.lag, e_old.stride, e_old.padding, e_old.groups)
         if old.bias is not None:
-            np.testing.assert_array_equal(new.bias, np.round(old.bias * scale))
+            np.testing.assert_array_equal(new.bias, old.bias * scale)
     fc_in = back.in_edges("fc")[0]
     np.testing.assert_array_equal(fc_in.delay, graph.in_edges("fc")[0].delay)
 
@@ -286,12 +289,16 @@ def test_foreign_graph_imports_with_expected_shapes(tmp_path):
 
     ap = np.stack([a_w @ pool(e.reshape(4, 9, 7)) for e in np.eye(252)], axis=1)
     expected = ap.reshape(5, 4, 9, 7).transpose(0, 3, 2, 1).reshape(5, 252)  # IR (x, y, c) order
+    # float weights with threshold 1: the scale that puts the largest weight at 127 leaves the
+    # threshold fractional; a scale just below it rounds weights, threshold and bias less in all
     scale2 = 127 / np.abs(ap).max()
-    assert np.abs(dense.weight - expected * scale2).max() <= 0.5 + 1e-9
-    assert np.abs(dense.weight).max() == 127
-    assert graph.layers[2].neuron.params["vThMant"] == round(1.0 * scale2)
+    s = graph.layers[2].neuron.params["vThMant"]  # the threshold 1 is exact at the chosen scale
+    assert s <= scale2 and s == choose_scale([expected], 1.0, np.full(5, 0.25))
+    np.testing.assert_array_equal(dense.weight, np.round(expected * s))
+    assert rounding_error(s, [expected], 1.0, np.full(5, 0.25)) < \
+        rounding_error(scale2, [expected], 1.0, np.full(5, 0.25))
     # the Affine bias (0.25 a step, full current decay) becomes the LIF's voltage bias r/tau * b
-    assert np.all(graph.layers[2].bias == np.round(0.25 * scale2))
+    assert np.all(graph.layers[2].bias == np.round(0.25 * s))
     # the imported IR is one the rest of neuromap takes: the mapper places it, and through a
     # file the CLI turns it into a NetX network with the same layers and integer weights
     from neuromap.hw.profile import load_profile
@@ -477,8 +484,10 @@ def test_dt_scales_time_constants_and_gains():
         nir_to_graph(g)
     graph = nir_to_graph(g, dt=1.25e-4)
     p = graph.layer("lif").neuron.params
-    assert (p["iDecay"], p["vDecay"], p["vThMant"]) == (4096, 512, 64)  # 0.0625 * 8 * 127
-    np.testing.assert_array_equal(graph.edges[0].weight, [[127, 64], [32, 127], [127, 127]])
+    # weights 1/8, 1/16, 1/32 and threshold 1/16 are exact at the scale 1024 (weights up to 128,
+    # one sign: an 8-bit mantissa); the scale that makes the largest weight 127 would round them
+    assert (p["iDecay"], p["vDecay"], p["vThMant"]) == (4096, 512, 64)
+    np.testing.assert_array_equal(graph.edges[0].weight, [[128, 64], [32, 128], [128, 128]])
     assert graph.meta["nir_import"] == {"dt": 1.25e-4, "dt_from": "given"}
     with pytest.raises(NeuromapError, match="--dt must be a positive number"):
         nir_to_graph(g, dt=0.0)
@@ -554,3 +563,66 @@ def test_cli_dt_options(tmp_path, capsys):
     with pytest.raises(NeuromapError, match=r"is a NIR graph, not a NetX network; convert it with "
                                             r"`python -m neuromap.export"):
         load_netx(tmp_path / "t.nir")
+
+
+# ------------------------------------------------------------------ one scale per imported layer
+
+def test_representable_weights_pass_lavas_encoding_unchanged():
+    """``representable`` is what lava-dl's weight encoding and Lava's 8-bit synapse (the fast
+    engine's copies of them) keep exactly: an 8-bit mantissa times 2**e, mixed signs within
+    lava-dl's clip to -256..254."""
+    from neuromap.sim.fast import lava_dense_weights, optimize_weight_bits
+
+    def through_lava(w):
+        enc, bits, exp = optimize_weight_bits(w)
+        return lava_dense_weights(enc, bits) * 2.0 ** exp
+
+    # lava-dl clips mixed signs to -256..254 and a one-sign mantissa of 256 to 255
+    cases = {((127, -128), (3, 0)): True, ((254, -256), (2, 0)): True, ((508, -4),): False,
+             ((508, 4),): True, ((300, 0),): True, ((301, 2),): False, ((510, 2),): True,
+             ((-510, -2),): True, ((-256, -2),): False, ((1016, 8),): True,
+             ((-128, -1),): False, ((-5, 0),): False, ((129, -1),): False}
+    for rows, want in cases.items():
+        w = np.array(rows, dtype=float)
+        assert representable(w) == want, rows
+        if want:
+            np.testing.assert_array_equal(through_lava(w), w)
+    rng = np.random.default_rng(0)
+    seen = {True: 0, False: 0}
+    for i in range(3000):
+        lo, hi = [(-300, 300), (0, 600), (-600, 0), (-130, 130)][i % 4]
+        w = (rng.integers(lo, hi + 1, (3, 4)) * 2 ** int(rng.integers(0, 4))).astype(float)
+        try:
+            exact = bool(np.array_equal(through_lava(w), w))
+        except (NeuromapError, ZeroDivisionError):  # the fast engine cannot encode it at all
+            exact = False
+        if exact:  # at most 8 bits too (Lava's model keeps 9-bit mixed-sign weights exactly)
+            exact = optimize_weight_bits(w)[1] <= 8
+        assert representable(w) == exact, w
+        seen[exact] += 1
+    assert min(seen.values()) > 300
+
+
+def test_scale_makes_weights_and_threshold_exact_where_netx_can():
+    # integer weights up to 60, threshold 100.25: at 4 both are integers (weights up to 240 are
+    # 8-bit mantissas times 2), where the 127 scale would round every one of them
+    w = np.array([[60.0, -13.0, 7.0], [-41.0, 22.0, 1.0]])
+    s = choose_scale([w], 100.25, np.zeros(2))
+    assert s == 4 and rounding_error(s, [w], 100.25, np.zeros(2)) == 0
+    # the same with the largest weight 127 (mixed signs): 4 would need weights of 508, which
+    # lava-dl clips; 1 and 2 both leave the threshold a quarter off, and 1 is the 127 scale
+    # (with 14 inputs a neuron, as in snntorch_rnn: a scale that makes the threshold an integer
+    # rounds the weights by more in all)
+    w = np.random.default_rng(0).integers(-60, 91, (6, 14)).astype(float)
+    w[0, 0] = 127.0
+    s = choose_scale([w], 160.25, np.zeros(6))
+    assert s == 1 and rounding_error(s, [w], 160.25, np.zeros(6)) == 0.25
+    # a recurrent layer's input and recurrent weights are one NetX matrix: each alone could take
+    # the scale 4 (one sign each), together they are mixed and cannot
+    pos, neg = np.array([[60.0, 2.0]]), np.array([[-60.0, -1.0]])
+    assert choose_scale([pos, neg], 100.25, np.zeros(1)) == 4
+    assert choose_scale([pos, neg], 100.25, np.zeros(1), np.hstack((pos, neg))) == 4
+    big = np.array([[100.0, 2.0]]), np.array([[-100.0, -1.0]])
+    assert choose_scale(list(big), 100.25, np.zeros(1)) == 4
+    # jointly 4 is out (mixed 400), 2 and 1 leave the threshold a quarter off: 1 is nearer 127
+    assert choose_scale(list(big), 100.25, np.zeros(1), np.hstack(big)) == 1

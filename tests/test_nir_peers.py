@@ -31,7 +31,13 @@ CASES = {
     "sinabs_cnn": (None, "exact"),
     # Norse writes tau = dt / tau_mem_inv (seconds squared): read with --dt = dt^2
     "norse_dense": ("dt^2", "exact"),
+    # Rockpool's exponential LIF, recognised and read in its own convention (dt from its r): equal
+    # to Rockpool run with Loihi's reset (v = 0 after a spike, applied by hand); Rockpool's own
+    # subtracting reset is compared in test_rockpool_subtracting_reset_is_the_difference
+    "rockpool_dense": (None, "exact"),
 }
+#: the peer's counts each case compares with (default "counts")
+COUNTS = {"rockpool_dense": "counts_loihi_reset"}
 
 
 def meta(name: str) -> dict:
@@ -61,8 +67,9 @@ def test_peer_file_imports_maps_runs_and_agrees(name):
     m = meta(name)
     dt = None if dt_rule is None else m["dt"] ** 2
     m, got = run(name, dt)
-    assert m["counts"] and all(v > 0 for v in m["counts"].values())
-    for layer, want in m["counts"].items():
+    counts = m[COUNTS.get(name, "counts")]
+    assert counts and all(v > 0 for v in counts.values())
+    for layer, want in counts.items():
         have = node_of(layer, got)
         if agreement == "exact":
             assert have == want, (layer, have, want)
@@ -79,17 +86,44 @@ def test_snntorch_dt_is_inferred_and_recorded():
 
 
 def test_a_file_without_its_dt_asks_for_it():
-    # Norse's and Rockpool's time constants are below one step at dt = 1 and r = 1 states no dt
-    for name in ("norse_dense", "rockpool_dense"):
-        with pytest.raises(NeuromapError, match=r"below one time step .* give --dt SECONDS"):
-            read_nir(FIXTURES / f"{name}.nir")
+    # Norse's time constants are below one step at dt = 1 and r = 1 states no dt; so are
+    # Rockpool's when its file is read in NIR's convention
+    with pytest.raises(NeuromapError, match=r"below one time step .* give --dt SECONDS"):
+        read_nir(FIXTURES / "norse_dense.nir")
+    with pytest.raises(NeuromapError, match=r"below one time step .* give --dt SECONDS"):
+        read_nir(FIXTURES / "rockpool_dense.nir", convention="nir")
 
 
-def test_rockpool_file_imports_maps_and_runs_with_its_dt():
-    """Rockpool's neuron is not NIR's CubaLIF as written (docs/nir.md): it imports, maps and
-    runs with --dt 1e-3, but its spike counts are not the peer's."""
-    m, got = run("rockpool_dense", meta("rockpool_dense")["dt"])
-    assert set(m["counts"]) <= set(got) and all(got[k] > 0 for k in m["counts"])
+def test_rockpool_convention_is_recognised_and_read_exactly():
+    """Rockpool's LIFTorch (I = (I + input) beta, v = v alpha + I) is Lava's CUBA with the
+    weights times beta; its dt is read from r = tau exp(-dt / tau) / dt."""
+    graph = read_nir(FIXTURES / "rockpool_dense.nir")
+    info = graph.meta["nir_import"]
+    assert info["convention"] == "rockpool" and info["dt_from"].startswith("inferred")
+    assert info["dt"] == pytest.approx(1e-3, rel=1e-6)
+    # decays 512 and 1024 of 4096; weights (multiples of 4) times beta = 3/4 and thresholds
+    # k + 0.5 are whole numbers at the scale 2
+    assert [lay.neuron.params for lay in graph.layers[1:]] == [
+        {"iDecay": 1024, "vDecay": 512, "vThMant": 301, "refDelay": 1, "gradedSpike": False},
+        {"iDecay": 1024, "vDecay": 512, "vThMant": 401, "refDelay": 1, "gradedSpike": False}]
+    assert np.abs(graph.edges[0].weight).max() == 186  # 124 * 3/4 * 2
+    assert read_nir(FIXTURES / "rockpool_dense.nir", 1e-3, "rockpool").meta["nir_import"] == \
+        {"dt": 1e-3, "dt_from": "given", "convention": "rockpool"}
+    with pytest.raises(NeuromapError, match=r"node 1_LIFTorch: its r states dt = 0.001 in "
+                                            r"Rockpool's convention .* not the given 0.002"):
+        read_nir(FIXTURES / "rockpool_dense.nir", 2e-3, "rockpool")
+    # another peer's file is not taken for Rockpool's
+    for name in ("snntorch_dense", "sinabs_cnn"):
+        assert "convention" not in read_nir(FIXTURES / f"{name}.nir").meta["nir_import"]
+
+
+def test_rockpool_subtracting_reset_is_the_difference():
+    """Rockpool subtracts the threshold after a spike; Lava's CUBA sets v to 0. With Rockpool's
+    own reset the first layer spikes 197 times against neuromap's 174 (the residue above the
+    threshold carries over in Rockpool), the second 89 in both (docs/nir.md)."""
+    m, got = run("rockpool_dense", None)
+    assert m["counts"] == {"1_LIFTorch": 197, "3_LIFTorch": 89}
+    assert {k: got[k] for k in m["counts"]} == {"1_LIFTorch": 174, "3_LIFTorch": 89}
 
 
 def test_deploy_and_map_take_a_peer_nir_file(tmp_path, capsys):
@@ -106,3 +140,61 @@ def test_deploy_and_map_take_a_peer_nir_file(tmp_path, capsys):
     assert run_cli(map_cli.main, ["--model", str(FIXTURES / "norse_dense.nir"), "--dt", "1e-6"]) == 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--dt SECONDS" in err[0]
+
+
+def test_export_takes_from_rockpool(tmp_path, capsys):
+    from neuromap import export
+
+    rock = str(FIXTURES / "rockpool_dense.nir")
+    assert run_cli(export.main, ["--model", rock, "--from", "rockpool", "--to", "netx",
+                                 "--out", str(tmp_path / "r.net")]) == 0
+    capsys.readouterr()
+    assert run_cli(export.main, ["--model", rock, "--from", "nir", "--to", "netx",
+                                 "--out", str(tmp_path / "n.net")]) == 2
+    assert run_cli(export.main, ["--model", str(tmp_path / "r.net"), "--from", "rockpool",
+                                 "--to", "nir", "--out", str(tmp_path / "x.nir")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "--dt SECONDS" in err[0] and "--from is for NIR files" in err[1]
+    assert not (tmp_path / "n.net").exists() and not (tmp_path / "x.nir").exists()
+
+
+def rockpool_like(dt2: float = 1e-3) -> "nir.NIRGraph":
+    """Two layers as Rockpool's to_nir writes them: a LIFTorch (CubaLIF) at dt = 1e-3 and a
+    LIFNeuronTorch (LIF) whose r states ``dt2``."""
+    import nir
+
+    def r(tau, dt):
+        return np.full(3, tau * np.exp(-dt / tau) / dt)
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([2])}),
+        "0_LinearTorch": nir.Linear(weight=np.array([[2.0, -1.0], [1.0, 1.0], [0.5, 2.0]])),
+        "1_LIFTorch": nir.CubaLIF(tau_syn=np.full(3, 4e-3), tau_mem=np.full(3, 8e-3),
+                                  r=r(8e-3, 1e-3), v_leak=np.zeros(3), v_threshold=np.full(3, 1.0),
+                                  w_in=np.ones(3)),
+        "2_LinearTorch": nir.Linear(weight=np.eye(3)),
+        "3_LIFNeuronTorch": nir.LIF(tau=np.full(3, 8e-3), r=r(8e-3, dt2), v_leak=np.full(3, 0.5),
+                                    v_threshold=np.full(3, 4.0)),
+        "output": nir.Output(output_type={"output": np.array([3])}),
+    }
+    names = list(nodes)
+    return nir.NIRGraph(nodes=nodes, edges=list(zip(names, names[1:])), type_check=False)
+
+
+def test_rockpool_lif_and_inconsistent_files():
+    from neuromap.interop.nir import nir_to_graph
+
+    graph = nir_to_graph(rockpool_like())
+    assert graph.meta["nir_import"]["convention"] == "rockpool"
+    cuba, lif = (graph.layer(n).neuron.params for n in ("1_LIFTorch", "3_LIFNeuronTorch"))
+    # 4096 (1 - exp(-1/4)) = 905.9, 4096 (1 - exp(-1/8)) = 480.7; the LIF has no current
+    assert (cuba["iDecay"], cuba["vDecay"], lif["iDecay"], lif["vDecay"]) == (906, 481, 4096, 481)
+    # v_leak 0.5 is the bias per step, threshold 4: both whole at the chosen scale
+    assert graph.layer("3_LIFNeuronTorch").bias.tolist() == [lif["vThMant"] / 8] * 3
+    # the two nodes' r state different dts: not taken for Rockpool's, and refused when told
+    with pytest.raises(NeuromapError, match="below one time step"):
+        nir_to_graph(rockpool_like(2e-3))
+    with pytest.raises(NeuromapError, match=r"states no single dt: node 1_LIFTorch's r states dt "
+                                            r"= 0.001, node 3_LIFNeuronTorch's 0.002; give --dt"):
+        nir_to_graph(rockpool_like(2e-3), convention="rockpool")
+    with pytest.raises(NeuromapError, match="--from 'norse' is not a NIR convention"):
+        nir_to_graph(rockpool_like(), convention="norse")

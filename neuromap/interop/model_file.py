@@ -9,11 +9,14 @@ import h5py
 from ..errors import NeuromapError
 from ..graph import NetworkGraph
 from ..h5io import read_error, require_hdf5
+from ..netx.load import load_netx
+from .nir import read_nir
 
 
-def read_model(path: Path, dt: float | None = None) -> NetworkGraph:
+def read_model(path: Path, dt: float | None = None, convention: str | None = None) -> NetworkGraph:
     """Read a NetX or NIR file into a NetworkGraph; ``dt`` (seconds) is a NIR writer's time
-    step (see ``interop.nir.nir_to_graph``) and is refused for a NetX file, whose time is in steps."""
+    step and ``convention`` how its neuron parameters are meant (see ``interop.nir.nir_to_graph``);
+    both are refused for a NetX file, whose time is in steps and whose neurons are Lava's."""
     path = Path(path)
     require_hdf5(path, "NetX .net or NIR .nir file", "pass a NetX .net or NIR .nir file")
     try:
@@ -22,13 +25,14 @@ def read_model(path: Path, dt: float | None = None) -> NetworkGraph:
     except Exception as exc:  # h5py raises OSError, RuntimeError... on corrupt files
         raise read_error(path, "NetX or NIR file", exc) from None
     if "node" in keys and "layer" not in keys:
-        from .nir import read_nir
-        return read_nir(path, dt)
+        return read_nir(path, dt, convention)
     if "layer" in keys:
         if dt is not None:
             raise NeuromapError(f"{path} is a NetX network, whose time is in steps; --dt is for "
                                 f"NIR files, drop it")
-        from ..netx.load import load_netx
+        if convention is not None:
+            raise NeuromapError(f"{path} is a NetX network, whose neurons are Lava's; --from is "
+                                f"for NIR files, drop it")
         return load_netx(path)
     raise NeuromapError(f"{path} is neither a NetX network (no 'layer' group) nor a NIR graph "
                         f"(no 'node' group); re-export it")

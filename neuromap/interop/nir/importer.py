@@ -1,317 +1,65 @@
-"""NIR (Neuromorphic Intermediate Representation, ``nir`` 1.0.x) <-> NetworkGraph.
-
-Export (:func:`graph_to_nir`) writes one NIR subgraph per IR edge (``Delay`` for a ``lag``,
-``Flatten`` when a dense edge reads a spatial layer, then ``Conv2d`` or ``Affine``, then a
-``Delay`` for NetX per-output-neuron delays) and one ``CubaLIF`` per neuron layer, plus
-``Input``/``Output`` nodes. Import (:func:`nir_to_graph`) reads graphs made by us (exactly, from
-the ``neuromap_*`` metadata) or elsewhere (from the float parameters, quantised to integer
-mantissas per layer). docs/nir.md has the mapping table, the units and what does not translate.
-
-Units: NIR values are in the IR's own unit, the weight mantissa (one LSB of a synaptic weight):
-``v_threshold = vThMant``; decays ``d`` (out of 4096) become time constants with dt = 1 step,
-``tau = 4096 / d`` (``inf`` for ``d = 0``); forward Euler with dt = 1 then reproduces Lava's
-fixed-point CUBA update when ``w_in = tau_syn`` and ``r = tau_mem`` (the ratio ``inf / inf`` is
-read as 1) and the per-neuron bias is ``v_leak / tau_mem``.
-"""
+"""NIR -> IR (:func:`nir_to_graph`): graphs made by neuromap come back exactly (from the
+``neuromap_*`` metadata), graphs made elsewhere are read from their float parameters and
+quantised to integer mantissas per layer (docs/nir.md)."""
 from __future__ import annotations
 
-import json
-import warnings
-from pathlib import Path
 from typing import Any, Iterator
 
-import h5py
 import numpy as np
 
 import nir
 
-from ..errors import NeuromapError
-from ..graph import Edge, Layer, NetworkGraph, Neuron
-from ..h5io import check_structure, read_error, require_hdf5
-from ..outputs import atomic_path
-from ..validate import check_neurons, validate
-
-#: Fixed-point decays are out of this (Lava's ``decay_unity``, 12 bits).
-DECAY_UNITY = 4096
-#: Neuron types NetX runs as Lava's CUBA LIF (``LOIHI`` is lava-dl's older name for it).
-CUBA_TYPES = ("CUBA", "LOIHI")
-#: Largest weight mantissa magnitude used when quantising float weights (8 bits signed).
-WEIGHT_MAX = 127
-#: Largest threshold mantissa (Loihi's vThMant has 17 bits).
-VTH_MAX = (1 << 17) - 1
-#: Largest bias mantissa magnitude (Lava's bias_mant is 13 bits signed).
-BIAS_MAX = (1 << 12) - 1
-FORMAT = 1
-
-SYNAPSE_TYPES = (nir.Conv2d, nir.Affine, nir.Linear, nir.SumPool2d)
-CHAIN_TYPES = SYNAPSE_TYPES + (nir.Delay, nir.Flatten)
-NEURON_TYPES = (nir.CubaLIF, nir.LIF, nir.IF)
-SUPPORTED = ("Input", "Output", "Conv2d", "Affine", "Linear", "SumPool2d", "Flatten", "Delay",
-             "CubaLIF", "LIF", "IF")
-
-
-# --------------------------------------------------------------------------------------------
-# shapes and orders
-# --------------------------------------------------------------------------------------------
-
-def _nir_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
-    """IR (x, y, c) -> NIR/torch (C, H, W); 1-D shapes are unchanged."""
-    return tuple(int(v) for v in shape[::-1]) if len(shape) == 3 else tuple(int(v) for v in shape)
-
-
-def _ir_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
-    return _nir_shape(shape)  # the reversal is its own inverse
-
-
-def _to_nir(arr: np.ndarray, ir_shape: tuple[int, ...]) -> np.ndarray:
-    arr = np.asarray(arr, dtype=np.float64).reshape(ir_shape)
-    return arr.transpose(2, 1, 0).copy() if len(ir_shape) == 3 else arr.copy()
-
-
-def _to_ir(arr: np.ndarray, nir_shape: tuple[int, ...]) -> np.ndarray:
-    arr = np.asarray(arr, dtype=np.float64).reshape(nir_shape)
-    return arr.transpose(2, 1, 0).copy() if len(nir_shape) == 3 else arr.copy()
-
-
-def _flat_perm(ir_shape: tuple[int, ...]) -> np.ndarray:
-    """``perm[i] = j``: IR neuron ``i`` (C order over (x, y, c)) is element ``j`` of the
-    C-order flatten of the NIR (C, H, W) signal (what ``nir.Flatten`` and NetX produce)."""
-    n = int(np.prod(ir_shape))
-    if len(ir_shape) != 3:
-        return np.arange(n)
-    return np.arange(n).reshape(ir_shape[::-1]).transpose(2, 1, 0).reshape(-1)
-
-
-def _conv_to_nir(weight: np.ndarray) -> np.ndarray:
-    """IR/Lava (out, kx, ky, in/g) -> torch/NIR (out, in/g, kh, kw) cross-correlation kernel
-    (the inverse of the NetX loader's flip and transpose)."""
-    return np.ascontiguousarray(weight.transpose(0, 3, 2, 1)[:, :, ::-1, ::-1], dtype=np.float64)
-
-
-def _conv_to_ir(weight: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(np.asarray(weight, dtype=np.float64)[:, :, ::-1, ::-1]
-                                .transpose(0, 3, 2, 1))
-
-
-# --------------------------------------------------------------------------------------------
-# IR -> NIR
-# --------------------------------------------------------------------------------------------
-
-def graph_to_nir(graph: NetworkGraph, dt: float = 1.0, plain: bool = True) -> nir.NIRGraph:
-    """Translate ``graph`` into an ``nir.NIRGraph`` (see the module docstring for the units).
-
-    ``dt`` is the reader's time step in its own unit: time constants are written as
-    ``steps * dt`` with ``w_in = tau_syn / dt`` and ``r = tau_mem / dt`` (unit input gains under
-    forward Euler, snnTorch's convention), so a peer that simulates with that dt sees neuromap's
-    per-step update. With ``plain``, a layer with full current decay is a plain ``LIF`` (``IF``
-    without leak and bias), which snnTorch and Sinabs read; without, every layer is a ``CubaLIF``
-    (Norse 1.1 ignores a ``LIF``'s ``r`` but reads ``CubaLIF`` fully).
-
-    Raises NeuromapError for what NIR 1.0 cannot express: non-CUBA neurons (e.g. SDNN
-    sigma-delta), graded spikes, per-synapse delays that vary with both pre and post neuron."""
-    if not (np.isfinite(dt) and dt > 0):
-        raise NeuromapError(f"--dt must be a positive number (the reader's time step), got {dt}")
-    names = [lay.name for lay in graph.layers]
-    if len(set(names)) != len(names):
-        raise NeuromapError(f"graph {graph.name} has duplicate layer names; rename them")
-    for n in names:
-        if "/" in n or not n:
-            raise NeuromapError(f"layer name {n!r} cannot be a NIR node name (empty or has '/'); "
-                                f"rename the layer")
-    layers = {lay.name: lay for lay in graph.layers}
-    nodes: dict[str, Any] = {}
-    edges: list[tuple[str, str]] = []
-    for lay in graph.layers:
-        if lay.kind == "input":
-            if lay.neuron is None:
-                nodes[lay.name] = nir.Input(input_type={"input": np.array(_nir_shape(lay.shape))})
-            else:
-                data = f"{lay.name}.data"
-                nodes[data] = nir.Input(input_type={"input": np.array(_nir_shape(lay.shape))})
-                nodes[lay.name] = _neuron_node(lay, dt, plain)
-                edges.append((data, lay.name))
-        elif lay.kind == "average":
-            if lay.neuron is not None:
-                raise NeuromapError(f"average layer {lay.name} has a neuron; an average readout "
-                                    f"is host-side, drop its neuron")
-            nodes[lay.name] = nir.Output(output_type={"output": np.array([lay.size])})
-        else:
-            if lay.neuron is None:
-                raise NeuromapError(f"layer {lay.name} ({lay.kind}) has no neuron model, so it "
-                                    f"has no NIR neuron node; give it a neuron or drop it")
-            nodes[lay.name] = _neuron_node(lay, dt, plain)
-    syn_names: list[str] = []
-    seen_pairs: set[tuple[str, str]] = set()
-    for i, e in enumerate(graph.edges):
-        if e.src not in layers or e.dst not in layers:
-            missing = e.src if e.src not in layers else e.dst
-            raise NeuromapError(f"edge {e.src} -> {e.dst} refers to layer {missing}, which the "
-                                f"graph does not have; fix the edge")
-        base = f"{e.src}->{e.dst}"
-        if (e.src, e.dst) in seen_pairs:
-            base = f"{base}#{i}"
-        seen_pairs.add((e.src, e.dst))
-        chain = _edge_chain(e, layers[e.src], layers[e.dst], base)
-        prev = e.src
-        for node_name, node in chain:
-            if node_name in nodes:
-                raise NeuromapError(f"NIR node name {node_name} (for edge {e.src} -> {e.dst}) "
-                                    f"collides with another node; rename the layers")
-            nodes[node_name] = node
-            edges.append((prev, node_name))
-            prev = node_name
-        edges.append((prev, e.dst))
-        syn_names.append(f"{base}.syn")
-    for lay in graph.layers:
-        if lay.kind != "average" and not graph.out_edges(lay.name) and lay.kind != "input":
-            out = f"{lay.name}.out"
-            if out in nodes:
-                raise NeuromapError(f"NIR node name {out} (output of layer {lay.name}) collides "
-                                    f"with another node; rename the layers")
-            nodes[out] = nir.Output(output_type={"output": np.array(_nir_shape(lay.shape))})
-            edges.append((lay.name, out))
-    meta = {"neuromap_format": FORMAT, "neuromap_dt": float(dt),
-            "neuromap_graph": json.dumps({"name": graph.name, "layers": names, "edges": syn_names,
-                                          "meta": dict(graph.meta)}, default=str)}
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta, type_check=False)
-
-
-def _neuron_node(lay: Layer, dt: float = 1.0, plain: bool = True) -> Any:
-    assert lay.neuron is not None
-    ntype, p = lay.neuron.type, dict(lay.neuron.params)
-    if ntype not in CUBA_TYPES:
-        raise NeuromapError(f"layer {lay.name} uses {ntype} neurons, which NIR 1.0 has no "
-                            f"primitive for (only CUBA/LOIHI LIF neurons translate, as CubaLIF); "
-                            f"retrain the network with CUBA neurons to export it")
-    if p.get("gradedSpike"):
-        raise NeuromapError(f"layer {lay.name} sends graded spikes (gradedSpike=True); NIR 1.0 "
-                            f"neurons emit binary spikes; export it with gradedSpike=False")
-    try:
-        i_decay, v_decay, vth = (float(p[k]) for k in ("iDecay", "vDecay", "vThMant"))
-    except (KeyError, TypeError, ValueError):
-        raise NeuromapError(f"layer {lay.name}: CUBA neuron needs numeric iDecay, vDecay and "
-                            f"vThMant, got {sorted(p)}; fix the neuron description") from None
-    shape = _nir_shape(lay.shape)
-    tau_syn = _tau(i_decay, lay.name, "iDecay")
-    tau_mem = _tau(v_decay, lay.name, "vDecay")
-    bias = np.zeros(shape) if lay.bias is None else _to_nir(lay.bias, lay.shape)
-    with np.errstate(invalid="ignore"):
-        v_leak = np.where(bias == 0, 0.0, bias * tau_mem)
-    meta: dict[str, Any] = {"neuromap_layer": json.dumps(
-        {"kind": lay.kind, "type": ntype, "params": p, "transform":
-         dict(lay.transform) if lay.transform is not None else None}, default=str)}
-    if lay.bias is not None:
-        meta["neuromap_bias"] = bias
-    full = np.ones(shape)
-    zero = np.zeros(shape)
-    if plain and i_decay == DECAY_UNITY and v_decay == 0 and not np.any(bias):
-        # u = this step's input, v = v + u: integrate-and-fire, v += r I per step
-        return nir.IF(r=full, v_threshold=full * vth, v_reset=zero, metadata=meta)
-    if plain and i_decay == DECAY_UNITY:
-        return nir.LIF(tau=full * tau_mem * dt, r=full * tau_mem, v_leak=v_leak,
-                       v_threshold=full * vth, v_reset=zero, metadata=meta)
-    return nir.CubaLIF(tau_syn=full * tau_syn * dt, tau_mem=full * tau_mem * dt, r=full * tau_mem,
-                       v_leak=v_leak, v_threshold=full * vth, w_in=full * tau_syn, v_reset=zero,
-                       metadata=meta)
-
-
-def _tau(decay: float, layer: str, key: str) -> float:
-    if not 0 <= decay <= DECAY_UNITY:
-        raise NeuromapError(f"layer {layer}: {key}={decay:g} is outside 0..{DECAY_UNITY}; fix the "
-                            f"neuron description")
-    return float("inf") if decay == 0 else DECAY_UNITY / decay
-
-
-def _edge_chain(e: Edge, src: Layer, dst: Layer, base: str) -> list[tuple[str, Any]]:
-    where = f"edge {e.src} -> {e.dst}"
-    src_shape = _nir_shape(src.shape)
-    chain: list[tuple[str, Any]] = []
-    if e.lag < 0 or int(e.lag) != e.lag:
-        raise NeuromapError(f"{where}: lag {e.lag} must be a non-negative whole number of steps")
-    if e.lag:
-        chain.append((f"{base}.lag", nir.Delay(delay=np.full(src_shape, float(e.lag)),
-                                               metadata={"neuromap_role": "lag"})))
-    if e.kind == "conv":
-        if e.delay is not None and np.any(e.delay):
-            raise NeuromapError(f"{where}: per-synapse delays on a conv edge do not translate to "
-                                f"NIR; drop them or use the edge's lag")
-        if len(src.shape) != 3 or e.weight.ndim != 4:
-            raise NeuromapError(f"{where}: a conv edge needs an (x, y, c) source and a 4-D weight, "
-                                f"got {src.shape} and {e.weight.shape}")
-        rev = lambda pair: (int(pair[1]), int(pair[0]))  # (x, y) -> torch (h, w)  # noqa: E731
-        syn = nir.Conv2d(input_shape=(int(src.shape[1]), int(src.shape[0])),
-                         weight=_conv_to_nir(e.weight), stride=rev(e.stride),
-                         padding=rev(e.padding), dilation=rev(e.dilation), groups=int(e.groups),
-                         bias=np.zeros(e.weight.shape[0]))
-        chain.append((f"{base}.syn", syn))
-        return chain
-    if e.kind not in ("dense", "average"):
-        raise NeuromapError(f"{where}: edge kind {e.kind!r} is unknown (dense, conv, average)")
-    weight = np.asarray(e.weight, dtype=np.float64)
-    if weight.shape != (dst.size, src.size):
-        raise NeuromapError(f"{where}: dense weight {weight.shape} does not connect {src.size} "
-                            f"neurons to {dst.size}")
-    post_delay = None
-    delay_role = "none"
-    if e.delay is not None:
-        d = np.asarray(e.delay, dtype=np.float64)
-        if d.shape != weight.shape:
-            raise NeuromapError(f"{where}: delay {d.shape} does not match weight {weight.shape}")
-        if np.all(d == d[:, :1]):
-            post_delay, delay_role = d[:, 0].copy(), "post"
-        elif np.all(d == d[:1, :]):
-            delay_role = "pre"
-            chain.append((f"{base}.delay", nir.Delay(delay=_to_nir(d[0], src.shape),
-                                                     metadata={"neuromap_role": "delay"})))
-        else:
-            raise NeuromapError(f"{where}: its NetX delays vary with both the pre and the post "
-                                f"neuron; NIR 1.0's Delay delays whole signals, so only per-input "
-                                f"or per-output delays translate")
-    if len(src.shape) == 3:
-        chain.append((f"{base}.flatten", nir.Flatten(input_type={"input": np.array(src_shape)},
-                                                     start_dim=0, end_dim=-1)))
-        weight = weight[:, np.argsort(_flat_perm(src.shape))]
-    elif len(src.shape) != 1:
-        raise NeuromapError(f"{where}: source {e.src} has shape {src.shape}; NIR export needs "
-                            f"(n,) or (x, y, c) layers")
-    chain.append((f"{base}.syn", nir.Affine(weight=weight, bias=np.zeros(weight.shape[0]),
-                                            metadata={"neuromap_kind": e.kind,
-                                                      "neuromap_delay": delay_role})))
-    if post_delay is not None:
-        chain.append((f"{base}.delay", nir.Delay(delay=post_delay,
-                                                 metadata={"neuromap_role": "delay"})))
-    return chain
+from ...errors import NeuromapError
+from ...graph import Edge, Layer, NetworkGraph, Neuron
+from ...validate import check_neurons, validate
+from .layout import (DECAY_UNITY, NEURON_TYPES, SUPPORTED, SYNAPSE_TYPES, _conv_to_ir,
+                     _flat_perm, _graph_meta, _ir_shape, _json, _node_meta, _str, _to_ir)
+from .neurons import (CONVENTIONS, _decay, _is_int, _leak, _neuron_arrays, _ratio, infer_dt,
+                      is_rockpool, rockpool_dt, rockpool_params)
+from .scale import choose_scale
+from .shapes import (_conv_out, _conv_padding, _flatten_shape, _pair, _pool_matrix,
+                     _pool_out, _pool_params)
 
 
 # --------------------------------------------------------------------------------------------
 # NIR -> IR
 # --------------------------------------------------------------------------------------------
 
-def nir_to_graph(g: nir.NIRGraph, name: str | None = None,
-                 dt: float | None = None) -> NetworkGraph:
+def nir_to_graph(g: nir.NIRGraph, name: str | None = None, dt: float | None = None,
+                 convention: str | None = None) -> NetworkGraph:
     """Translate an ``nir.NIRGraph`` into a NetworkGraph.
 
     Graphs written by :func:`graph_to_nir` come back exactly (integer weights and NetX neuron
     parameters from the ``neuromap_*`` metadata). Other graphs are read from their float
-    parameters: per neuron node, weights are scaled so the largest fits 8 bits signed and
-    rounded, and threshold and bias are scaled the same way. ``name`` defaults to the name
+    parameters: per neuron node, weights, threshold and bias are multiplied by one scale
+    (:func:`.scale.choose_scale`) and rounded. ``name`` defaults to the name
     stored by :func:`graph_to_nir`, else ``"nir"``.
 
     ``dt`` is the writer's time step in its time unit (seconds for snnTorch, Norse, Rockpool):
     a time constant ``tau`` becomes ``tau / dt`` steps and the Euler gains ``dt / tau`` follow.
     None infers it (:func:`infer_dt`): 1 when every time constant is at least one step, else
-    the one step that the file's own ``r = tau / dt`` convention states."""
+    the one step that the file's own ``r = tau / dt`` convention states.
+
+    ``convention`` says how the neuron parameters are meant (:data:`CONVENTIONS`): ``"nir"``,
+    NIR's equations by forward Euler; ``"rockpool"``, Rockpool's exact exponential update
+    (:func:`rockpool_params`; its dt read from its ``r`` unless given). None: ``"rockpool"``
+    for a file that :func:`is_rockpool` recognises, else ``"nir"``."""
     if not isinstance(g, nir.NIRGraph):
         raise NeuromapError(f"expected an nir.NIRGraph, got {type(g).__name__}")
     if dt is not None and not (np.isfinite(dt) and dt > 0):
         raise NeuromapError(f"--dt must be a positive number of seconds (the writer's time "
                             f"step), got {dt}")
-    return validate(_Importer(g, name, dt).run())
+    if convention is not None and convention not in CONVENTIONS:
+        raise NeuromapError(f"--from {convention!r} is not a NIR convention neuromap reads; give "
+                            f"one of {', '.join(CONVENTIONS)}")
+    return validate(_Importer(g, name, dt, convention).run())
 
 
 class _Importer:
-    def __init__(self, g: nir.NIRGraph, name: str | None, dt: float | None = None) -> None:
+    def __init__(self, g: nir.NIRGraph, name: str | None, dt: float | None = None,
+                 convention: str | None = None) -> None:
         self.g = g
+        self.convention = convention
         self.dt = dt
         self.dt_source = "given" if dt is not None else None
         self.nodes, self.edges = _inline_subgraphs(g)
@@ -326,6 +74,15 @@ class _Importer:
     # -- structure --------------------------------------------------------------------------
     def run(self) -> NetworkGraph:
         self._check_nodes()
+        if self.convention is None:  # a file neuromap wrote follows NIR's, whatever its names
+            self.convention = "rockpool" if not self.gmeta and is_rockpool(self.nodes) else "nir"
+        if self.convention == "rockpool" and self.dt is None:
+            self.dt, why = rockpool_dt(self.nodes)
+            if self.dt is None:
+                raise NeuromapError(f"NIR graph read in Rockpool's convention (r = tau "
+                                    f"exp(-dt / tau) / dt) states no single dt: {why}; give "
+                                    f"--dt SECONDS, the Rockpool module's dt")
+            self.dt_source = "inferred (Rockpool's r = tau exp(-dt / tau) / dt)"
         if self.dt is None:
             self.dt, self.dt_source = infer_dt(self.nodes)
         rec = self.rec = self._recurrent()
@@ -574,6 +331,8 @@ class _Importer:
         meta = dict(gm.get("meta") or {})
         if self.foreign:
             meta["nir_import"] = {"dt": self.dt, "dt_from": self.dt_source}
+            if self.convention != "nir":
+                meta["nir_import"]["convention"] = self.convention
         return NetworkGraph(name=str(self.name), layers=tuple(layers[n] for n in names),
                             edges=tuple(edges), meta=meta)
 
@@ -763,7 +522,9 @@ class _Importer:
                                 f"re-export with v_reset = 0")
         # forward Euler with step dt: decay dt / tau, input gains w_in dt / tau_syn and
         # r dt / tau_mem, bias v_leak dt / tau_mem per step
-        if isinstance(node, nir.CubaLIF):
+        if self.convention == "rockpool" and isinstance(node, (nir.CubaLIF, nir.LIF)):
+            i_decay, v_decay, gain, leak = rockpool_params(node, arrays, dt, n)
+        elif isinstance(node, nir.CubaLIF):
             steps_syn, steps_mem = arrays["tau_syn"] / dt, arrays["tau_mem"] / dt
             i_decay = _decay(steps_syn, n, "tau_syn", dt)
             v_decay = _decay(steps_mem, n, "tau_mem", dt)
@@ -813,16 +574,13 @@ class _Importer:
                 scaled.append(r["weight"] * per_c[0][:, None, None, None])
             else:
                 scaled.append(r["weight"] * gain_ir.reshape(-1)[:, None])
-        wmax = max((float(np.max(np.abs(w))) for w in scaled if w.size), default=0.0)
-        scale = WEIGHT_MAX / wmax if wmax > 0 else 1.0
-        if vth0 * scale > VTH_MAX:
-            scale = VTH_MAX / vth0
         bmax = float(np.max(np.abs(leak))) if leak.size else 0.0
         if not np.isfinite(bmax):
             raise NeuromapError(f"NIR neuron node {n}: its bias (v_leak / tau_mem) is infinite; "
                                 f"fix v_leak or tau_mem")
-        if bmax * scale > BIAS_MAX:
-            scale = BIAS_MAX / bmax
+        dense = [w for r, w in zip(ins, scaled) if r["kind"] != "conv"]
+        joint = np.hstack(dense) if len(dense) > 1 else None  # NetX encodes a recurrent pair as one
+        scale = choose_scale(scaled, vth0, _to_ir(leak, nir_shape).reshape(-1), joint)
         for r, w in zip(ins, scaled):
             if np.any(w) and not np.any(np.round(w * scale)):
                 raise NeuromapError(f"NIR neuron node {n}: its bias or threshold is so much larger "
@@ -862,9 +620,6 @@ class _Importer:
                     int(lag))
 
 
-# --------------------------------------------------------------------------------------------
-# helpers for import
-# --------------------------------------------------------------------------------------------
 
 #: How deep nested NIRGraph nodes may go (snnTorch writes one level for a recurrent layer).
 MAX_NESTING = 8
@@ -911,298 +666,3 @@ def _inline_subgraphs(g: nir.NIRGraph, prefix: str = "",
                     rewired.append((src, dst))
         edges = list(dict.fromkeys(rewired))
     return nodes, edges
-
-
-def _str(v: Any) -> str:
-    return v.decode("utf8") if isinstance(v, bytes) else str(v)
-
-
-def _node_meta(node: Any) -> dict[str, Any]:
-    meta = getattr(node, "metadata", None)
-    if not isinstance(meta, dict):
-        return {}
-    return {k: (_str(v) if isinstance(v, (bytes, np.bytes_)) else v) for k, v in meta.items()}
-
-
-def _json(v: Any, where: str) -> Any:
-    if v is None:
-        return None
-    if isinstance(v, np.ndarray) and v.shape == ():
-        v = v.item()
-    try:
-        return json.loads(_str(v))
-    except (TypeError, ValueError):
-        raise NeuromapError(f"NIR node {where}: neuromap metadata is not valid JSON; drop the "
-                            f"node's metadata to import it from its float parameters") from None
-
-
-def _graph_meta(meta: dict[str, Any]) -> dict[str, Any] | None:
-    raw = meta.get("neuromap_graph")
-    if raw is None:
-        return None
-    parsed = _json(raw, "graph")
-    return parsed if isinstance(parsed, dict) else None
-
-
-def _neuron_arrays(node: Any) -> dict[str, np.ndarray]:
-    if isinstance(node, nir.CubaLIF):
-        keys = ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "w_in")
-    elif isinstance(node, nir.LIF):
-        keys = ("tau", "r", "v_leak", "v_threshold")
-    else:
-        keys = ("r", "v_threshold")
-    out = {k: np.asarray(getattr(node, k), dtype=np.float64) for k in keys}
-    if getattr(node, "v_reset", None) is not None:  # nir >= 1.0.6
-        out["v_reset"] = np.asarray(node.v_reset, dtype=np.float64)
-    return out
-
-
-#: Relative tolerance when reading a writer's dt from its ``r = tau / dt`` convention.
-DT_RTOL = 1e-6
-
-
-def infer_dt(nodes: dict[str, Any]) -> tuple[float, str]:
-    """The writer's time step, where the file makes it unambiguous: 1 (time in steps) when every
-    finite time constant is at least 1; else the ``d`` of snnTorch's convention ``r = tau_mem / d``
-    (and ``w_in = tau_syn / d`` for CubaLIF), when every LIF and CubaLIF node states the same
-    ``d`` (and some ``r`` or ``w_in`` is not 1, else ``tau / r`` is just ``tau``). Otherwise
-    NeuromapError asking for ``--dt``. Returns ``(dt, how)``."""
-    taus, stated, gains = [], [], []
-    for n, node in nodes.items():
-        if isinstance(node, nir.CubaLIF):
-            tau_syn, tau_mem = (np.asarray(getattr(node, k), dtype=np.float64).reshape(-1)
-                                for k in ("tau_syn", "tau_mem"))
-            taus += [(n, "tau_syn", tau_syn), (n, "tau_mem", tau_mem)]
-            r, w_in = (np.asarray(getattr(node, k), dtype=np.float64).reshape(-1)
-                       for k in ("r", "w_in"))
-            gains += [r, w_in]
-            stated.append(_quotients((tau_mem, r), (tau_syn, w_in)))
-        elif isinstance(node, nir.LIF):
-            tau = np.asarray(node.tau, dtype=np.float64).reshape(-1)
-            taus.append((n, "tau", tau))
-            r = np.asarray(node.r, dtype=np.float64).reshape(-1)
-            gains.append(r)
-            stated.append(_quotients((tau, r)))
-    short = [(n, k, float(np.min(t[t < 1]))) for n, k, t in taus if np.any(t < 1)]
-    if not short:
-        return 1.0, "default (every time constant >= 1 step)"
-    d = np.concatenate(stated) if stated else np.array([])
-    d = d[np.isfinite(d)]
-    # r = w_in = 1 everywhere (Norse, Rockpool's w_in) states no dt: tau / r is then just tau
-    says = any(np.any(g != 1) for g in gains)
-    if says and d.size and d[0] > 0 and np.allclose(d, d[0], rtol=DT_RTOL, atol=0) and d[0] < 1:
-        return float(d[0]), "inferred (r = tau / dt in every neuron node)"
-    n, k, t = short[0]
-    raise NeuromapError(f"NIR neuron node {n}: {k} = {t:g} is below one time step at dt = 1 and "
-                        f"the file does not state its dt; give --dt SECONDS, the writer's time "
-                        f"step (snnTorch 1e-4, Rockpool 1e-3, Norse dt squared; see docs/nir.md)")
-
-
-def _quotients(*pairs: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Elementwise ``a / b`` of each pair, concatenated; pairs that do not broadcast give none
-    (the shape checks of the import name them)."""
-    out = []
-    for a, b in pairs:
-        try:
-            with np.errstate(all="ignore"):
-                out.append(np.broadcast_arrays(a, b)[0] / np.broadcast_arrays(a, b)[1])
-        except ValueError:
-            continue
-    return np.concatenate(out) if out else np.array([])
-
-
-def _decay(tau: np.ndarray, n: str, key: str, dt: float = 1.0) -> int:
-    """Decay out of 4096 for a time constant of ``tau`` steps."""
-    t = float(tau.reshape(-1)[0])
-    if np.any(tau != t) and not np.allclose(tau, t, rtol=1e-9, atol=0):
-        raise NeuromapError(f"NIR neuron node {n}: {key} varies across neurons; NetX/Loihi take "
-                            f"one decay per layer, give it one value")
-    if not t >= 1:
-        raise NeuromapError(f"NIR neuron node {n}: {key} = {t * dt:g} is {t:g} time steps at "
-                            f"dt = {dt:g}, below one step; give the writer's time step with --dt "
-                            f"SECONDS (snnTorch 1e-4, Rockpool 1e-3; see docs/nir.md)")
-    return 0 if np.isinf(t) else int(min(DECAY_UNITY, max(0, round(DECAY_UNITY / t))))
-
-
-def _ratio(num: np.ndarray, den: np.ndarray, n: str, what: str) -> np.ndarray:
-    both = np.isinf(num) & np.isinf(den)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(both, np.sign(num) * np.sign(den), num / den)
-    if np.any(np.isnan(out)):
-        raise NeuromapError(f"NIR neuron node {n}: {what} is undefined; fix the parameters")
-    return out
-
-
-def _leak(v_leak: np.ndarray, tau: np.ndarray, n: str) -> np.ndarray:
-    if np.any(np.isinf(v_leak) & np.isinf(tau)):
-        raise NeuromapError(f"NIR neuron node {n}: v_leak and tau are both infinite, so its bias "
-                            f"is unknown; give v_leak a finite value")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(np.isinf(tau), 0.0, v_leak / tau)
-
-
-def _is_int(w: np.ndarray) -> bool:
-    return bool(np.all(np.isfinite(w)) and np.all(w == np.round(w)))
-
-
-def _pair(v: Any, n: str, key: str) -> tuple[int, int]:
-    if isinstance(v, str):
-        return (0, 0)
-    a = np.asarray(v).reshape(-1)
-    if a.size == 1:
-        return (int(a[0]), int(a[0]))
-    if a.size == 2:
-        return (int(a[0]), int(a[1]))
-    raise NeuromapError(f"NIR node {n}: {key} must be one or two integers, got {a.tolist()}")
-
-
-def _conv_padding(pad: Any, kernel: tuple[int, ...], dilation: tuple[int, int],
-                  n: str) -> tuple[int, int]:
-    if isinstance(pad, (bytes, np.bytes_)):
-        pad = _str(pad)
-    if isinstance(pad, np.ndarray) and pad.dtype.kind in "SUO":
-        pad = _str(pad.reshape(-1)[0])
-    if isinstance(pad, str):
-        if pad == "valid":
-            return (0, 0)
-        total = [d * (k - 1) for d, k in zip(dilation, kernel)]
-        if any(t % 2 for t in total):
-            raise NeuromapError(f"NIR Conv2d {n}: padding='same' with an even kernel pads "
-                                f"unequally, which neuromap cannot express; give explicit padding")
-        return (total[0] // 2, total[1] // 2)
-    return _pair(pad, n, "padding")
-
-
-def _conv_out(node: Any, shape: tuple[int, ...], n: str) -> tuple[int, int, int]:
-    w = np.asarray(node.weight)
-    if w.ndim != 4:
-        raise NeuromapError(f"NIR Conv2d {n}: weight must be 4-D (out, in/groups, kh, kw), got "
-                            f"{w.shape}")
-    if len(shape) != 3:
-        raise NeuromapError(f"NIR Conv2d {n} reads a {shape} signal; it needs (C, H, W)")
-    groups = int(np.asarray(node.groups).reshape(-1)[0])
-    if groups < 1 or w.shape[1] * groups != shape[0] or w.shape[0] % groups:
-        raise NeuromapError(f"NIR Conv2d {n}: weight {w.shape} with groups={groups} does not fit "
-                            f"{shape[0]} input channels")
-    stride, dilation = _pair(node.stride, n, "stride"), _pair(node.dilation, n, "dilation")
-    padding = _conv_padding(node.padding, w.shape[2:], dilation, n)
-    if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
-        raise NeuromapError(f"NIR Conv2d {n}: stride/dilation must be >= 1 and padding >= 0")
-    if node.input_shape is not None:
-        declared = tuple(int(v) for v in np.asarray(node.input_shape).reshape(-1))
-        if declared != tuple(shape[1:]):
-            raise NeuromapError(f"NIR Conv2d {n} declares input_shape {declared} but receives "
-                                f"{tuple(shape[1:])}; fix input_shape")
-    out = [(s + 2 * p - d * (k - 1) - 1) // st + 1 for s, p, d, k, st in
-           zip(shape[1:], padding, dilation, w.shape[2:], stride)]
-    if min(out) < 1:
-        raise NeuromapError(f"NIR Conv2d {n}: kernel {w.shape[2:]} does not fit input {shape}")
-    return (int(w.shape[0]), out[0], out[1])
-
-
-def _pool_params(node: Any, n: str) -> tuple[tuple[int, int], ...]:
-    k, s, p = (_pair(getattr(node, key), n, key) for key in ("kernel_size", "stride", "padding"))
-    if min(k) < 1 or min(s) < 1 or min(p) < 0:
-        raise NeuromapError(f"NIR SumPool2d {n}: kernel/stride must be >= 1 and padding >= 0")
-    return k, s, p
-
-
-def _pool_out(node: Any, shape: tuple[int, ...], n: str) -> tuple[int, int, int]:
-    if len(shape) != 3:
-        raise NeuromapError(f"NIR SumPool2d {n} reads a {shape} signal; it needs (C, H, W)")
-    k, s, p = _pool_params(node, n)
-    out = [(size + 2 * pp - kk) // ss + 1 for size, kk, ss, pp in zip(shape[1:], k, s, p)]
-    if min(out) < 1:
-        raise NeuromapError(f"NIR SumPool2d {n}: kernel {k} does not fit input {shape}")
-    return (shape[0], out[0], out[1])
-
-
-def _pool_matrix(node: Any, shape: tuple[int, ...], n: str) -> np.ndarray:
-    """Sum pooling as a (pooled, inputs) matrix, both in NIR C-order."""
-    k, s, p = _pool_params(node, n)
-    c, h, w = shape
-    _, oh, ow = _pool_out(node, shape, n)
-    mat = np.zeros((c * oh * ow, c * h * w))
-    for ch in range(c):
-        for i in range(oh):
-            for j in range(ow):
-                row = (ch * oh + i) * ow + j
-                for a in range(k[0]):
-                    for b in range(k[1]):
-                        y, x = i * s[0] - p[0] + a, j * s[1] - p[1] + b
-                        if 0 <= y < h and 0 <= x < w:
-                            mat[row, (ch * h + y) * w + x] += 1.0
-    return mat
-
-
-def _flatten_shape(node: Any, shape: tuple[int, ...], n: str) -> tuple[int, ...]:
-    start = int(np.asarray(node.start_dim).reshape(-1)[0])
-    end = int(np.asarray(node.end_dim).reshape(-1)[0])
-    declared = None if node.input_type is None else node.input_type.get("input")
-    if declared is not None and len(np.asarray(declared).reshape(-1)) == len(shape) + 1:
-        start, end = start - 1, (end - 1 if end > 0 else end)  # the node counted a batch dim
-    nd = len(shape)
-    start = start + nd if start < 0 else start
-    end = end + nd if end < 0 else end
-    out = shape[:start] + (int(np.prod(shape[start:end + 1])),) + shape[end + 1:]
-    if len(out) != 1:
-        raise NeuromapError(f"NIR Flatten {n} turns {shape} into {out}; neuromap needs a full "
-                            f"flatten to 1-D (start_dim=0, end_dim=-1)")
-    return out
-
-
-# --------------------------------------------------------------------------------------------
-# files
-# --------------------------------------------------------------------------------------------
-
-def write_nir(graph: NetworkGraph, path: str | Path, dt: float = 1.0, plain: bool = True) -> Path:
-    """Write ``graph`` as a NIR HDF5 file at ``path``, atomically (temp file, then rename);
-    ``dt`` as in :func:`graph_to_nir`."""
-    g = graph_to_nir(graph, dt, plain)
-    path = Path(path).expanduser()
-    with atomic_path(path) as tmp:
-        nir.write(tmp, g)
-    return path
-
-
-def read_nir(path: str | Path, dt: float | None = None) -> NetworkGraph:
-    """Read a NIR HDF5 file (from :func:`write_nir` or another tool) into a NetworkGraph;
-    ``dt`` as in :func:`nir_to_graph`."""
-    path = Path(path)
-    require_hdf5(path, "NIR .nir file", "so it is not a NIR graph; re-export it")
-    try:
-        with h5py.File(path, "r") as f:
-            _check_file(f, path)
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            # nir derives values while reading (e.g. dividing by a zero tau); what they become is
-            # checked below, so its RuntimeWarnings would only add lines to a one-line error
-            warnings.simplefilter("ignore", RuntimeWarning)
-            g = nir.read(path, type_check=False)
-    except NeuromapError:
-        raise
-    except Exception as exc:  # h5py and nir.read raise assorted errors (KeyError, TypeError...)
-        raise read_error(path, "NIR graph", exc) from None
-    if not isinstance(g, nir.NIRGraph):
-        raise NeuromapError(f"{path} holds a single NIR {type(g).__name__}, not a graph; export "
-                            f"the whole network")
-    try:
-        with np.errstate(all="ignore"):  # non-finite results are refused by the checks themselves
-            graph = nir_to_graph(g, None, dt)
-    except NeuromapError:
-        raise
-    except MemoryError:
-        raise NeuromapError(f"{path}: importing it ran out of memory; the graph declares more than "
-                            f"fits, lower its size or raise the limits (--max-neurons)") from None
-    except Exception as exc:  # hostile parameter values (strings, arrays) break the arithmetic
-        raise read_error(path, "NIR graph", exc) from None
-    if graph.name == "nir" and not _graph_meta(g.metadata or {}):
-        name = "".join(c if c.isprintable() else "_" for c in path.stem)[:100] or "model"
-        graph = NetworkGraph(name, graph.layers, graph.edges, {**graph.meta, "source": str(path)})
-    return validate(graph)
-
-
-def _check_file(f: h5py.File, path: Path) -> None:
-    if "node" not in f or not isinstance(f["node"], h5py.Group):
-        raise NeuromapError(f"{path} has no 'node' group, so it is not a NIR file; write it with "
-                            f"nir.write or `python -m neuromap.export --to nir`")
-    check_structure(f, path, "NIR file")
