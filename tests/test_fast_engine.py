@@ -56,7 +56,7 @@ def test_weight_encoding_equals_lava_dl_and_lava():
     rng = np.random.default_rng(0)
     cases = [rng.integers(-128, 128, (6, 9)), rng.integers(0, 255, (6, 9)), -rng.integers(1, 256, (6, 9)),
              rng.integers(-8, 8, (4, 4)) * 16, rng.integers(-300, 300, (5, 5)), rng.integers(-1, 2, (3, 3)) * 4,
-             np.array([[3, 0], [0, 5]]), np.array([[-2, -4]])]
+             np.array([[3, 0], [0, 5]]), np.array([[-2, -4]]), np.array([[0, -3], [-5, 0]])]
     for w in cases:
         w = w.astype(float)
         ref_w, ref_bits, ref_exp, _ = lava_optimize(w.copy())

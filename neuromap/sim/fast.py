@@ -86,7 +86,7 @@ def optimize_weight_bits(weight: np.ndarray) -> tuple[np.ndarray, int, int]:
     elif wmin >= 0:
         scale, signed = (255 / wmax if wmax else math.inf), 0
     else:
-        scale, signed = min(127 / wmax, -128 / wmin), 1
+        scale, signed = min(127 / wmax if wmax else math.inf, -128 / wmin), 1  # numpy's 127 / 0 is inf
     if math.isinf(scale):
         raise NeuromapError("an all-zero dense weight matrix cannot be encoded the way lava-dl "
                             "does it (its scale is infinite); remove the layer or use --engine lava")
