@@ -6,15 +6,17 @@
 1. Trains the baseline, the full SqueezeNet (all Fire modules F2..F9, with the reference's bypass
    around F3, F5 and F7; a schedule keeps a bypass where its module's input still has the module's
    output channels), for --epochs, with squeezenet_p's registered recipe for the SNN twin
-   (neuromap.models.recipe: data-driven init, balanced surrogate, TET loss, its learning rate and
-   the window it gives the unpruned depth, shared by every schedule).
+   (neuromap.models.recipe: conversion of its trained ReLU twin, then SLAYER fine-tuning with the
+   TET loss, its learning rate and the window it gives the unpruned depth, shared by every schedule).
 2. Importance: for each Fire module, the gain in linear-probe accuracy from its input to its
    output (neuromap.models.signal: a logistic regression on each layer's per-sample spike counts,
    or activations for the CNN, fitted on training samples and scored on other training samples),
    and its share of the baseline's synaptic operations (SNN, measured) or MACs (CNN).
 3. Builds each schedule (the paper's, plus "Importance": drop the --drop modules with the smallest
-   probe gain per share of operations), starts from the baseline's weights (a kept module whose
-   input changed gets a fresh, calibrated squeeze conv) and fine-tunes for --finetune-epochs.
+   probe gain per share of operations) and fine-tunes it for --finetune-epochs from the baseline's
+   weights. SNN with conversion: the baseline's ReLU twin with the schedule's modules removed (a kept
+   module whose input changed gets a fresh squeeze conv) trains for the recipe's ReLU-twin epochs and
+   is converted; otherwise the SNN starts from the baseline SNN's weights with fresh layers calibrated.
 4. Writes <out>/table.md and table.csv: accuracy, macro-F1, parameters, SNN synaptic operations (AC)
    and MACs, SNN energy, CNN-twin MACs and energy (45 nm, fp32: 4.6 pJ/MAC, 0.9 pJ/AC), per schedule.
 """

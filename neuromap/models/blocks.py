@@ -25,8 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from neuromap.errors import NeuromapError
-# CUBA-LIF parameters in SLAYER units, shared with digitnet (fixed decays, no neuron norm:
-# see docs/models.md).
+# digitnet's CUBA-LIF parameters in SLAYER units, the zoo neuron's starting point
 from neuromap.models.digitnet import DEFAULT_NEURON_PARAMS
 from neuromap.passes import eval_pass
 

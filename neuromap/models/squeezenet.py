@@ -123,9 +123,6 @@ def _build(name: str, kind: str, num_classes: int, input_shape: tuple[int, ...],
     return TwinNet(name, kind, units, input_shape, num_classes, desc)
 
 
-#: The zoo's recipe with the TET loss: after 2 epochs on digits squeezenet_p's SNN reached 0.9289 with
-#: it (0.9244 with SpikeRate), squeezenet's 0.8889 (0.8822) (docs/models.md, "Accuracy per family with
-#: the registered recipe").
 @register_model("squeezenet", recipe=ZOO_RECIPE)
 def squeezenet(kind: str = "snn", num_classes: int = 10, input_shape: tuple[int, ...] = (3, 32, 32),
                downsample: str = "stride", neuron_params: Mapping[str, Any] | None = None,
