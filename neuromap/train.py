@@ -802,11 +802,11 @@ def fit_run(model: str, dataset: str = "digits", *, kind: str = "both", epochs: 
     }
 
     def prepare() -> bool:
+        resuming = _check_resume(run_dir, config, resume, kinds)  # before anything is written
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise NeuromapError(f"cannot create run folder {run_dir} ({exc.strerror}); pick another --out") from None
-        resuming = _check_resume(run_dir, config, resume, kinds)
         atomic_write_json(run_dir / "checkpoint" / "config.json", {k: config[k] for k in RESUME_KEYS})
         return resuming
 
