@@ -139,13 +139,15 @@ def on_main(fn: Callable[[], T]) -> T:
 
 
 def broadcast_module(model: torch.nn.Module) -> None:
-    """Copy rank 0's parameters and buffers into every rank's `model` (same architecture), in place."""
+    """Copy rank 0's state (parameters and persistent buffers: what the state dict holds) into every
+    rank's `model` (same architecture), in place. Non-persistent buffers, such as SLAYER's neuron
+    states shaped by the last batch, are left alone."""
     if not _CONTEXT.active:
         return
     import torch.distributed as dist
 
     with torch.no_grad():
-        for tensor in list(model.parameters()) + list(model.buffers()):
+        for tensor in model.state_dict(keep_vars=True).values():
             dist.broadcast(tensor.data, src=0)
 
 
@@ -265,10 +267,10 @@ def average_buffers(model: torch.nn.Module) -> None:
     import torch.distributed as dist
 
     with torch.no_grad():
-        for buf in model.buffers():
-            if buf.is_floating_point():
-                dist.all_reduce(buf.data)
-                buf.data.div_(_CONTEXT.world_size)
+        for tensor in model.state_dict(keep_vars=True).values():  # persistent ones: not the neuron states
+            if not isinstance(tensor, torch.nn.Parameter) and tensor.is_floating_point():
+                dist.all_reduce(tensor.data)
+                tensor.data.div_(_CONTEXT.world_size)
 
 
 def _synced_batchnorm_forward(self: torch.nn.modules.batchnorm._BatchNorm, x: torch.Tensor) -> torch.Tensor:
@@ -318,3 +320,11 @@ def unsync_batchnorm(model: torch.nn.Module) -> None:
     for m in model.modules():
         if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and "forward" in vars(m):
             del m.forward
+
+
+def require_one_process(cli: str) -> None:
+    """Refuse to run `cli` as several torchrun ranks (they would each redo and rewrite the same work)."""
+    world = _env_int("WORLD_SIZE", 1)
+    if world > 1:
+        raise NeuromapError(f"{cli} runs in one process, not under torchrun (WORLD_SIZE={world}); train the "
+                            f"runs it needs with `torchrun ... -m neuromap.train` first (docs/training.md)")
