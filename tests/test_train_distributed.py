@@ -36,10 +36,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: digitnet with the zoo's data-driven SNN init (calibration, surrogate balancing): rank 0 computes it
+INIT = ["--recipe", 'calibration={"target_rate": 0.1, "samples": 32}',
+        "--recipe", 'surrogate_balance={"samples": 32, "iters": 1}']
+
+
 def _argv(root: Path, *extra: str) -> list[str]:
     return ["--out", str(root / "runs"), "--export", str(root / "t.net"), "--name", "t", "--epochs", "2",
             "--timesteps", "8", "--train-samples", "96", "--test-samples", "40", "--no-progress", "--device", "cpu",
-            *extra]
+            *INIT, *extra]
 
 
 def _rank(rank: int, world: int, port: int, argv: list[str], audit: str | None) -> None:
@@ -115,6 +120,10 @@ def test_two_ranks_train_as_one_process_and_only_rank_0_writes(straight: Path, t
         for key in one:
             assert one[key].dtype == two[key].dtype
             torch.testing.assert_close(two[key], one[key], atol=WEIGHT_ATOL, rtol=0, msg=key)
+    m1 = json.loads((tmp_path / "runs" / "t" / "metrics.json").read_text())
+    m2 = json.loads((straight / "runs" / "t" / "metrics.json").read_text())
+    assert m2["snn"]["calibration"] == m1["snn"]["calibration"] and len(m1["snn"]["calibration"]) == 4
+    assert m2["snn"]["surrogate"] == m1["snn"]["surrogate"]  # the init, done once on rank 0, as one process does it
     config = json.loads((straight / "runs" / "t" / "config.json").read_text())
     assert config["world_size"] == 2 and config["device"] == "cpu" and config["amp"] is False
     assert json.loads((tmp_path / "runs" / "t" / "config.json").read_text())["world_size"] == 1
@@ -237,3 +246,17 @@ def test_amp_needs_cuda(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert run_cli(train.main, _argv(tmp_path, "--amp")) == 2
     assert "--amp (float16 autocast) needs a CUDA device" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("cli", ["bench", "prune"])
+def test_bench_and_prune_refuse_to_run_as_ranks(cli: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib
+
+    module = importlib.import_module(f"neuromap.{cli}")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    argv = ["--out", str(tmp_path / "out")]
+    assert run_cli(module.main, argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"neuromap.{cli} runs in one process, not under torchrun (WORLD_SIZE=2)" in err
+    assert not list(tmp_path.iterdir())
