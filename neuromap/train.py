@@ -580,12 +580,13 @@ def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, res
     resuming = state is not None
     t0 = time.perf_counter()
     model, init_report = initial_model(kind, config, twin, calibrate=not resuming and ctx.is_main)
-    if ctx.active and kind == "snn" and not resuming:  # the init computed once, on rank 0
-        distributed.broadcast_module(model)
-        set_surrogate_scales(model, distributed.broadcast_object(surrogate_scales(model)))
     train_seconds = time.perf_counter() - t0 if init_report else 0.0  # calibration is training cost
     epochs = int(config["epochs"])
     signal_init = None if resuming or not ctx.is_main else twin.signal(model)
+    model.to(ctx.device)  # (NCCL broadcasts GPU tensors)
+    if ctx.active and kind == "snn" and not resuming:  # the init computed once, on rank 0
+        distributed.broadcast_module(model)
+        set_surrogate_scales(model, distributed.broadcast_object(surrogate_scales(model)))
     if resuming:
         model.load_state_dict(state["model"])
         apply_thresholds(model)
@@ -594,7 +595,6 @@ def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, res
         train_seconds = float(state["train_seconds"])
         if ctx.is_main:
             print(f"{kind}: resuming after epoch {state['epoch']}/{epochs}", file=sys.stderr)
-    model.to(ctx.device)
     history, train_seconds = fit_twin(
         model, twin, epochs, float(recipe["lr"][kind]), int(recipe["batch_size"]), int(config["seed"]),
         fold_epochs=int(recipe["fold_epochs"]) if kind == "snn" else 0, progress=progress, ckpt_path=ckpt_path,
