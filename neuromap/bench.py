@@ -413,6 +413,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from tqdm import tqdm
 
+    from neuromap.distributed import require_one_process
+    require_one_process("neuromap.bench")  # it loads runs trained under torchrun (docs/training.md)
+
     from neuromap.data.datasets import DATASETS, load_dataset
     if args.dataset not in DATASETS:
         raise NeuromapError(f"unknown dataset {args.dataset!r}; available datasets: {', '.join(DATASETS)}")

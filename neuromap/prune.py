@@ -248,6 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from neuromap.train import _Twin, _versions, convert_snn, fit_relu_twin, init_snn, prepare_snn, resolve_recipe
 
     args = build_parser().parse_args(argv)
+    from neuromap.distributed import require_one_process
+    require_one_process("neuromap.prune")
     names = list(PAPER_SCHEDULES) + [IMPORTANCE]
     wanted = names if args.schedules is None else list(args.schedules)
     bad = [s for s in wanted if s not in names]

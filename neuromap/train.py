@@ -16,6 +16,7 @@ import random
 import re
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -35,6 +36,7 @@ from neuromap.models.recipe import window
 from neuromap.provenance import training_fingerprint, versions as _versions
 from neuromap.models.checkpoint import (
     atomic_torch_save,
+    atomic_write_bytes,
     atomic_write_json,
     safe_torch_load,
     save_checkpoint,
@@ -56,7 +58,11 @@ SIGNAL_SAMPLES = 128
 #: Config keys that must match for --resume to continue a checkpoint (epochs may grow).
 RESUME_KEYS = ("model", "dataset", "seed", "timesteps", "test_fraction", "model_kwargs", "recipe", "train_samples",
                "test_samples", "encoding",
-               "num_classes", "input_shape")
+               "num_classes", "input_shape", "world_size", "amp")
+#: What a checkpoint written before a key existed stands for (one process, full precision).
+RESUME_DEFAULTS: dict[str, Any] = {"world_size": 1, "amp": False}
+#: Entries every per-twin training checkpoint (checkpoint/<kind>.pt) holds.
+CHECKPOINT_KEYS = ("epoch", "train_seconds", "model", "optimizer", "generator", "history")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -163,6 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true",
                    help="continue from <out>/<name>/checkpoint/ when its config matches")
     p.add_argument("--no-progress", action="store_true", help="hide the per-epoch progress bars")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where to train: auto = a GPU when CUDA is available (under torchrun cuda:LOCAL_RANK "
+                        "with NCCL), else the CPU (gloo under torchrun)")
+    p.add_argument("--amp", action="store_true",
+                   help="float16 autocast with a gradient scaler (CUDA only; off by default, see docs/training.md)")
     return p
 
 
@@ -367,23 +378,39 @@ def convert_snn(model: torch.nn.Module, twin: _Twin, recipe: dict[str, Any],
 def fit_twin(model: torch.nn.Module, twin: _Twin, epochs: int, lr: float, batch_size: int, seed: int,
              fold_epochs: int = 0, progress: bool = False, ckpt_path: Path | None = None,
              resume_state: dict[str, Any] | None = None, train_seconds: float = 0.0,
-             evaluate: Callable[[torch.nn.Module], float] | None = None) -> tuple[list[dict[str, Any]], float]:
+             evaluate: Callable[[torch.nn.Module], float] | None = None,
+             on_epoch: Callable[[list[dict[str, Any]]], None] | None = None,
+             amp: bool = False) -> tuple[list[dict[str, Any]], float]:
     """Fit one twin: Adam, cosine-decayed per epoch from `lr`, minibatches in a seeded order. An SNN
     with a normalisation trains its last `fold_epochs` epochs folded (neuromap.models.norm.fold_norm:
     folded after max(1, epochs - fold_epochs) epochs, so always after the last), so the model returned
     is the one that exports.
     Per epoch the history gets the mean training loss, the on-the-fly training accuracy and
     `evaluate(model)` (test accuracy) when given; with `ckpt_path` each epoch is checkpointed there
-    and `resume_state` (such a checkpoint) continues one. Returns (history, training seconds)."""
+    and `resume_state` (such a checkpoint) continues one; `on_epoch(history)` after each epoch.
+    Returns (history, training seconds).
+
+    Under torchrun (neuromap.distributed) every rank runs this with the same model: each global batch
+    of `batch_size` is sharded over the ranks, DistributedDataParallel sums the gradients (so the step
+    is the one process's), the epoch's metrics are summed over the ranks, and rank 0 alone shows the
+    progress bar and writes the checkpoint, which holds every rank's RNG states. `amp`: float16
+    autocast with a gradient scaler, CUDA only."""
     from tqdm import tqdm
+
+    from neuromap import distributed
 
     from neuromap.models.norm import fold_norm, has_norm
 
+    ctx = distributed.context()
+    device = ctx.device
+    progress = progress and ctx.is_main
     depth = network_depth(model)
     normed = twin.kind == "snn" and has_norm(model)
     fold_at = max(1, epochs - fold_epochs)  # folded after this many epochs (at least one with batch statistics)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    # the same permutation on every rank: each takes its share of every global batch
     generator = torch.Generator().manual_seed(int(seed))
+    scaler = torch.cuda.amp.GradScaler(enabled=amp)
     start_epoch = 0
     history: list[dict[str, Any]] = []
     if resume_state is not None:
@@ -391,56 +418,192 @@ def fit_twin(model: torch.nn.Module, twin: _Twin, epochs: int, lr: float, batch_
         generator.set_state(resume_state["generator"])
         start_epoch = int(resume_state["epoch"])
         history = list(resume_state.get("history", []))
+        if "scaler" in resume_state:
+            scaler.load_state_dict(resume_state["scaler"])
+        if "rng" in resume_state:  # each rank's global RNG streams as they were after that epoch
+            distributed.set_rng_state(resume_state["rng"][ctx.rank])
+    elif ctx.rank > 0:  # each rank its own global random streams (rank 0 keeps the one-process ones)
+        _seed_everything(distributed.rank_seed(seed))
+    net = distributed.wrap(model)  # DistributedDataParallel under torchrun, else the model itself
+    distributed.sync_batchnorm(model)  # batch statistics over the global batch, as in one process
 
-    def set_lr(epoch: int) -> None:  # cosine schedule, a function of the epoch so resume is exact
+    def set_lr(epoch: int) -> float:  # cosine schedule, a function of the epoch so resume is exact
         value = float(0.5 * lr * (1 + np.cos(np.pi * epoch / epochs)))
         for group in optimizer.param_groups:
             group["lr"] = value
+        return value
 
     def fold() -> None:
-        nonlocal optimizer
+        nonlocal optimizer, net
         fold_norm(model)
         # the weights changed scale: start Adam's moments afresh (the parameters are the same objects)
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        net = distributed.wrap(model)  # folding changes which parameters take part
 
     n = len(twin.y_train)
     for epoch in range(start_epoch, epochs):
         t0 = time.perf_counter()
-        set_lr(epoch)
+        epoch_lr = set_lr(epoch)
         model.train()
         order = torch.randperm(n, generator=generator)
         total, correct = 0.0, 0
         with tqdm(total=(n + batch_size - 1) // batch_size, desc=f"{twin.kind} epoch {epoch + 1}/{epochs}",
                   unit="batch", disable=not progress, file=sys.stderr, dynamic_ncols=True, mininterval=0.5) as bar:
             for start in range(0, n, batch_size):
-                idx = order[start:start + batch_size]
-                output = model(twin.batch(idx))
-                loss = twin.loss(output, twin.y_train[idx], depth) if twin.kind == "snn" else \
-                    twin.loss(output, twin.y_train[idx])
+                idx = distributed.shard(order[start:start + batch_size])
+                # a rank left without samples by a short last batch still steps in the collective:
+                # it runs one sample with its loss weighted 0
+                weight = 1.0 if len(idx) else 0.0
+                idx = idx if len(idx) else order[start:start + 1]
+                target = twin.y_train[idx].to(device)
+                with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+                    output = net(twin.batch(idx).to(device))
+                    loss = twin.loss(output, target, depth) if twin.kind == "snn" else twin.loss(output, target)
+                if weight == 0.0:
+                    loss = loss * 0.0
                 optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
                 total += float(loss.detach())
-                correct += int((twin.predict(output.detach()) == twin.y_train[idx]).sum())
-                bar.set_postfix(loss=f"{total / min(n, start + batch_size):.4f}", refresh=False)
+                correct += int((twin.predict(output.detach()) == target).sum()) if weight else 0
+                if progress:
+                    bar.set_postfix(loss=f"{total * ctx.world_size / min(n, start + batch_size):.4f}", refresh=False)
                 bar.update(1)
+            if ctx.active:
+                if normed:  # the SNN's ChannelNorm keeps per-rank running statistics
+                    distributed.average_buffers(model)
+                total, correct = distributed.sum_across([total, correct])
+                correct = int(correct)
             if normed and epoch + 1 >= fold_at and not _is_folded(model):
                 fold()  # before the epoch is measured and checkpointed, so --resume continues folded
-            entry = {"epoch": epoch + 1, "train_loss": round(total / n, 5), "train_accuracy": round(correct / n, 5)}
+            entry = {"epoch": epoch + 1, "lr": epoch_lr, "train_loss": round(total / n, 5),
+                     "train_accuracy": round(correct / n, 5)}
             if evaluate is not None:
                 entry["test_accuracy"] = round(float(evaluate(model)), 5)
                 bar.set_postfix(loss=f"{total / n:.4f}", test_acc=f"{entry['test_accuracy']:.3f}")
         train_seconds += time.perf_counter() - t0
         history.append(entry)
         if ckpt_path is not None:
-            state = {"epoch": epoch + 1, "train_seconds": train_seconds, "model": model.state_dict(),
-                     "optimizer": optimizer.state_dict(), "generator": generator.get_state(), "history": history}
-            if twin.kind == "snn":
-                state["surrogate_scales"] = surrogate_scales(model)
-            atomic_torch_save(ckpt_path, state)
+            rng = distributed.gather_rng_states()
+            if ctx.is_main:
+                state = {"epoch": epoch + 1, "train_seconds": train_seconds, "model": _cpu(model.state_dict()),
+                         "optimizer": _cpu(optimizer.state_dict()), "generator": generator.get_state(),
+                         "history": history, "rng": rng, "world_size": ctx.world_size}
+                if amp:
+                    state["scaler"] = scaler.state_dict()
+                if twin.kind == "snn":
+                    state["surrogate_scales"] = surrogate_scales(model)
+                atomic_torch_save(ckpt_path, state)
+            distributed.barrier()  # no rank runs ahead of a checkpoint that is not yet on disk
+        if on_epoch is not None and ctx.is_main:
+            on_epoch(history)
     if normed and not _is_folded(model):  # a resumed run that had already reached its epochs
         fold()
+    distributed.unsync_batchnorm(model)
     return history, train_seconds
+
+
+def _cpu(obj: Any) -> Any:
+    """A (nested) state dict with its tensors on the CPU, for a checkpoint that loads anywhere."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: _cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_cpu(v) for v in obj)
+    return obj
+
+
+def _test_outputs(twin: _Twin, model: torch.nn.Module) -> np.ndarray:
+    """On the whole test set: SNN output spike counts (N, classes); CNN predicted classes (N,). Under
+    torchrun each rank computes a contiguous slice (same chunks as one process) and all get the whole."""
+    from neuromap import distributed
+
+    ctx = distributed.context()
+    if not ctx.active and ctx.device.type == "cpu":
+        return twin.test_counts(model) if twin.kind == "snn" else twin.predict_test(model)
+    n = len(twin.x_test_levels) if twin.kind == "snn" else len(twin.x_test)
+    lo, hi = distributed.span(n)
+    parts: list[np.ndarray] = []
+    if twin.kind == "snn":
+        for i in range(lo, hi, ENCODE_BATCH):
+            spikes = rate_encode(twin.x_test_levels[i:min(i + ENCODE_BATCH, hi)], twin.max_level, twin.timesteps)
+            parts.append(snn_output_counts(model, spikes, batch_size=128))
+        part = np.concatenate(parts) if parts else np.zeros((0, twin.num_classes), dtype=np.int64)
+    else:
+        model.eval()
+        with torch.no_grad():
+            for i in range(lo, hi, ENCODE_BATCH):
+                parts.append(twin.predict(model(twin.x_test[i:min(i + ENCODE_BATCH, hi)].to(ctx.device))).cpu().numpy())
+        part = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    return np.concatenate(distributed.all_gather(part))
+
+
+def _test_predictions(twin: _Twin, model: torch.nn.Module) -> np.ndarray:
+    """Predicted test classes (SNN: argmax of the output spike counts, ties -> lowest index)."""
+    out = _test_outputs(twin, model)
+    return out.argmax(axis=1) if twin.kind == "snn" else out
+
+
+class _EpochLog:
+    """Per-epoch metrics of a run: <run>/metrics.csv (every twin's history so far, rewritten atomically
+    each epoch, so a resumed run holds each epoch once) and TensorBoard event files in
+    <run>/tensorboard/<twin>/ (torch.utils.tensorboard; a resumed twin's writer purges the steps
+    after its checkpoint, which a killed run may have logged)."""
+
+    COLUMNS = ("twin", "epoch", "lr", "train_loss", "train_accuracy", "test_accuracy")
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / "metrics.csv"
+        self.tb_dir = run_dir / "tensorboard"
+        self.histories: dict[str, list[dict[str, Any]]] = {}
+        self.writers: dict[str, Any] = {}
+
+    def rows(self, kind: str, history: list[dict[str, Any]]) -> None:
+        """Set `kind`'s history and rewrite the CSV."""
+        import csv
+        import io
+
+        self.histories[kind] = list(history)
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=self.COLUMNS, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        for twin, hist in self.histories.items():
+            for entry in hist:
+                writer.writerow({"twin": twin, **entry})
+        atomic_write_bytes(self.path, buf.getvalue().encode())
+
+    def epoch(self, kind: str, history: list[dict[str, Any]]) -> None:
+        """One finished epoch (history[-1]): the CSV and the TensorBoard scalars."""
+        self.rows(kind, history)
+        entry = history[-1]
+        writer = self._writer(kind, int(entry["epoch"]))
+        if writer is None:
+            return
+        step = int(entry["epoch"])
+        for key, tag in (("train_loss", "train/loss"), ("train_accuracy", "train/accuracy"),
+                         ("test_accuracy", "test/accuracy"), ("lr", "lr")):
+            if key in entry:
+                writer.add_scalar(tag, float(entry[key]), step)
+        writer.flush()
+
+    def _writer(self, kind: str, first_step: int) -> Any:
+        if kind not in self.writers:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:  # the tensorboard package is missing: metrics.csv only
+                self.writers[kind] = None
+                print("tensorboard is not installed: per-epoch metrics go to metrics.csv only "
+                      "(pip install -r requirements.txt)", file=sys.stderr)
+                return None
+            self.writers[kind] = SummaryWriter(str(self.tb_dir / kind), purge_step=first_step)
+        return self.writers[kind]
+
+    def close(self) -> None:
+        for writer in self.writers.values():
+            if writer is not None:
+                writer.close()
 
 
 def _is_folded(model: torch.nn.Module) -> bool:
@@ -450,37 +613,45 @@ def _is_folded(model: torch.nn.Module) -> bool:
 
 
 def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, resume: bool,
-                progress: bool) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Train one twin with per-epoch checkpoints in run_dir/checkpoint/; returns (model, metrics)."""
+                progress: bool, on_epoch: Callable[[list[dict[str, Any]]], None] | None = None,
+                amp: bool = False) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Train one twin with per-epoch checkpoints in run_dir/checkpoint/; returns (model, metrics).
+    Under torchrun: rank 0 reads the checkpoint and does the data-driven init, every rank gets the
+    result; the test set is split over the ranks and the predictions gathered."""
+    from neuromap import distributed
     from neuromap.models.norm import apply_thresholds
 
+    ctx = distributed.context()
     twin = _Twin(kind, config, data)
     recipe = config["recipe"]
-    resuming = resume and (run_dir / "checkpoint" / f"{kind}.pt").is_file()
+    ckpt_path = run_dir / "checkpoint" / f"{kind}.pt"
+    # the run folder may live on rank 0's node only: it reads, every rank gets the state
+    state = distributed.on_main(lambda: safe_torch_load(ckpt_path) if resume and ckpt_path.is_file() else None)
+    resuming = state is not None
     t0 = time.perf_counter()
-    model, init_report = initial_model(kind, config, twin, calibrate=not resuming)
+    model, init_report = initial_model(kind, config, twin, calibrate=not resuming and ctx.is_main)
     train_seconds = time.perf_counter() - t0 if init_report else 0.0  # calibration is training cost
     epochs = int(config["epochs"])
-    ckpt_path = run_dir / "checkpoint" / f"{kind}.pt"
-    state = None
-    signal_init = None if resuming else twin.signal(model)
+    signal_init = None if resuming or not ctx.is_main else twin.signal(model)
+    model.to(ctx.device)  # (NCCL broadcasts GPU tensors)
+    if ctx.active and kind == "snn" and not resuming:  # the init computed once, on rank 0
+        distributed.broadcast_module(model)
+        set_surrogate_scales(model, distributed.broadcast_object(surrogate_scales(model)))
     if resuming:
-        state = safe_torch_load(ckpt_path)
         model.load_state_dict(state["model"])
         apply_thresholds(model)
         if "surrogate_scales" in state:  # training-only neuron settings, not in the state dict
             set_surrogate_scales(model, [float(v) for v in state["surrogate_scales"]])
         train_seconds = float(state["train_seconds"])
-        if int(state["epoch"]) > epochs:
-            raise NeuromapError(f"the {kind} checkpoint in {ckpt_path.parent} already has {state['epoch']} epochs, "
-                                f"more than --epochs {epochs}; pass --epochs {state['epoch']} or more, or drop --resume")
-        print(f"{kind}: resuming after epoch {state['epoch']}/{epochs}", file=sys.stderr)
+        if ctx.is_main:
+            print(f"{kind}: resuming after epoch {state['epoch']}/{epochs}", file=sys.stderr)
     history, train_seconds = fit_twin(
         model, twin, epochs, float(recipe["lr"][kind]), int(recipe["batch_size"]), int(config["seed"]),
         fold_epochs=int(recipe["fold_epochs"]) if kind == "snn" else 0, progress=progress, ckpt_path=ckpt_path,
-        resume_state=state, train_seconds=train_seconds,
-        evaluate=lambda m: float((twin.predict_test(m) == data.y_test).mean()))
-    pred = twin.predict_test(model)
+        resume_state=state, train_seconds=train_seconds, on_epoch=on_epoch, amp=amp,
+        evaluate=lambda m: float((_test_predictions(twin, m) == data.y_test).mean()))
+    counts = _test_outputs(twin, model) if kind == "snn" else None
+    pred = counts.argmax(axis=1) if counts is not None else _test_outputs(twin, model)
     metrics = {
         "test_accuracy": float((pred == data.y_test).mean()),
         "test_macro_f1": _macro_f1(data.y_test, pred, twin.num_classes),
@@ -490,9 +661,10 @@ def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, res
     }
     if signal_init is not None:
         metrics["signal_init"] = signal_init
-    metrics["signal"] = twin.signal(model)
-    if kind == "snn":
-        counts = twin.test_counts(model)
+    model.cpu()  # the run folder's state dicts and the NetX export are CPU tensors
+    if ctx.is_main:  # the signal report: rank 0 alone
+        metrics["signal"] = twin.signal(model)
+    if counts is not None:
         metrics["test_tie_fraction"] = float(((counts == counts.max(1, keepdims=True)).sum(1) > 1).mean())
         metrics["test_mean_output_spikes"] = float(counts.sum(1).mean())
         if "convert" in init_report:
@@ -525,25 +697,63 @@ def signal_summary(signal: dict[str, Any], timesteps: int | None) -> str:
     return text
 
 
-def _check_resume(run_dir: Path, config: dict[str, Any], resume: bool) -> bool:
-    """Whether to resume; refuses a checkpoint whose config differs."""
-    ckpt_cfg_path = run_dir / "checkpoint" / "config.json"
-    wanted = {k: config[k] for k in RESUME_KEYS}
+def _check_resume(run_dir: Path, config: dict[str, Any], resume: bool, kinds: Sequence[str] = ("snn", "cnn")) -> bool:
+    """Whether to resume: refuses (NeuromapError, nothing written) a missing or corrupt checkpoint, one
+    trained with a different config (model, recipe, world size, ...) and a twin checkpoint that does
+    not load into this config's model."""
     if not resume:
         return False
+    ckpt_cfg_path = run_dir / "checkpoint" / "config.json"
     if not ckpt_cfg_path.is_file():
-        print(f"no checkpoint in {run_dir}/checkpoint/; training from scratch", file=sys.stderr)
-        return False
+        raise NeuromapError(f"--resume: there is no checkpoint in {run_dir}/checkpoint/ (no config.json); "
+                            f"drop --resume to train from scratch, or pass the --out/--name of the killed run")
     try:
         found = json.loads(ckpt_cfg_path.read_text())
-    except ValueError:
-        raise NeuromapError(f"{ckpt_cfg_path} is corrupt; rerun without --resume to start over") from None
-    diff = sorted(k for k in RESUME_KEYS if found.get(k) != wanted[k])
+    except (ValueError, UnicodeDecodeError):
+        found = None
+    if not isinstance(found, dict):
+        raise NeuromapError(f"{ckpt_cfg_path} is corrupt; rerun without --resume to start over")
+    wanted = {k: config[k] for k in RESUME_KEYS}
+    diff = sorted(k for k in RESUME_KEYS if found.get(k, RESUME_DEFAULTS.get(k)) != wanted[k])
     if diff:
-        detail = ", ".join(f"{k}: {found.get(k)!r} -> {wanted[k]!r}" for k in diff)
+        detail = ", ".join(f"{k}: {found.get(k, RESUME_DEFAULTS.get(k))!r} -> {wanted[k]!r}" for k in diff)
+        hint = (f"relaunch with {found.get('world_size', 1)} process(es) in all (torchrun --nnodes x "
+                f"--nproc_per_node), " if "world_size" in diff else "")
         raise NeuromapError(f"cannot --resume {run_dir}: the checkpoint was trained with a different config "
-                            f"({detail}); rerun without --resume, or use another --name")
+                            f"({detail}); {hint}rerun without --resume, or use another --name")
+    for kind in kinds:
+        path = run_dir / "checkpoint" / f"{kind}.pt"
+        if path.is_file():
+            _check_twin_checkpoint(path, kind, config)
     return True
+
+
+def _check_twin_checkpoint(path: Path, kind: str, config: dict[str, Any]) -> None:
+    """Refuse a per-twin checkpoint that is corrupt, incomplete, from another world size, past --epochs,
+    or whose weights do not fit this config's model."""
+    state = safe_torch_load(path)
+    missing = [k for k in CHECKPOINT_KEYS if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise NeuromapError(f"{path} is not a training checkpoint (lacks {', '.join(missing)}); "
+                            f"rerun without --resume to start over")
+    world = int(state.get("world_size", 1))
+    if world != int(config["world_size"]) or len(state.get("rng", [None] * world)) != world:
+        raise NeuromapError(f"{path} was written by {world} process(es), this run has {config['world_size']}; "
+                            f"relaunch with {world} in all, or rerun without --resume")
+    epochs = int(config["epochs"])
+    if int(state["epoch"]) > epochs:
+        raise NeuromapError(f"the {kind} checkpoint in {path.parent} already has {state['epoch']} epochs, "
+                            f"more than --epochs {epochs}; pass --epochs {state['epoch']} or more, or drop --resume")
+    model = create_model(config["model"], kind=kind, num_classes=config["num_classes"],
+                         input_shape=tuple(config["input_shape"]), **config["model_kwargs"])
+    if kind == "snn":
+        prepare_snn(model, config["recipe"])
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise NeuromapError(f"{path} does not hold this config's {config['model']} {kind} weights ({first}); "
+                            f"rerun without --resume, or use another --name") from None
 
 
 def resolve_recipe(model: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -572,12 +782,16 @@ def fit_run(model: str, dataset: str = "digits", *, kind: str = "both", epochs: 
             data_dir: str | Path = "data", download: bool = False, resume: bool = False, progress: bool = True,
             timesteps: int | None = None, overrides: dict[str, Any] | None = None, data: Any = None,
             argv: Sequence[str] = (), train_samples: int | None = None,
-            test_samples: int | None = None) -> dict[str, Any]:
+            test_samples: int | None = None, amp: bool = False) -> dict[str, Any]:
     """Fit the twins of a registered family with its recipe (plus `overrides`), the one function the
     train, bench and prune CLIs use: writes <out>/<name>/ (config.json, metrics.json, snn.pt, cnn.pt,
     checkpoint/) and the SNN's NetX file. `data`: an already loaded split (else loaded here). Returns
     {"config", "metrics", "models", "run_dir", "export"}. Bad input raises NeuromapError before any
-    training starts."""
+    training starts. Under torchrun (neuromap.distributed.setup() called first) every rank calls it and
+    rank 0 alone writes; `amp`: float16 autocast on CUDA."""
+    from neuromap import distributed
+
+    ctx = distributed.context()
     wall0 = time.perf_counter()
     if dataset not in DATASETS:
         hint = " is not available yet" if dataset.lower() in PLANNED_DATASETS else " is unknown"
@@ -590,15 +804,19 @@ def fit_run(model: str, dataset: str = "digits", *, kind: str = "both", epochs: 
         raise NeuromapError(f"--name {name!r} must be letters, digits, '_', '-' or '.' (no path separators)")
     run_dir = (Path(out) / name).resolve()
     export_path = Path(export if export else Path("netx_models") / f"{name}.net").resolve()
-    check_folder(Path(out), "--out")
-    check_folder(run_dir, "--out")
-    check_file(export_path, "--export", not_inside=run_dir / "checkpoint")
+    if amp and ctx.device.type != "cuda":
+        raise NeuromapError("--amp (float16 autocast) needs a CUDA device; drop --amp on CPU")
+    distributed.on_main(lambda: (check_folder(Path(out), "--out"), check_folder(run_dir, "--out"),
+                                 check_file(export_path, "--export", not_inside=run_dir / "checkpoint")) and None)
     kinds = ["snn", "cnn"] if kind == "both" else [kind]
     model_kwargs = dict(MODEL_KWARGS.get(model, {}))
     # One intra-op thread: these ops are tiny, and on a shared 2-core VM a second OpenMP thread
     # measured slower (busy-wait barriers stall when the other core is taken).
     torch.set_num_threads(1)
     if data is None:
+        if download and ctx.active and dataset != "digits":  # one rank downloads, then all read
+            distributed.on_main(lambda: load_dataset(dataset, data_dir, seed=seed, test_fraction=TEST_FRACTION,
+                                                     download=True) and None)
         if dataset == "digits":
             data = load_digits_split(seed=seed, test_fraction=TEST_FRACTION)
         else:
@@ -632,23 +850,40 @@ def fit_run(model: str, dataset: str = "digits", *, kind: str = "both", epochs: 
         "run_dir": str(run_dir), "export": str(export_path) if do_export else None,
         "data_dir": str(data_dir) if dataset != "digits" else None,
         "versions": _versions(), "fingerprint": training_fingerprint(), "argv": list(argv),
+        "world_size": ctx.world_size, "device": ctx.device.type, "amp": bool(amp),
     }
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise NeuromapError(f"cannot create run folder {run_dir} ({exc.strerror}); pick another --out") from None
-    resuming = _check_resume(run_dir, config, resume)
-    atomic_write_json(run_dir / "checkpoint" / "config.json", {k: config[k] for k in RESUME_KEYS})
+
+    def prepare() -> bool:
+        resuming = _check_resume(run_dir, config, resume, kinds)  # before anything is written
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise NeuromapError(f"cannot create run folder {run_dir} ({exc.strerror}); pick another --out") from None
+        atomic_write_json(run_dir / "checkpoint" / "config.json", {k: config[k] for k in RESUME_KEYS})
+        return resuming
+
+    resuming = distributed.on_main(prepare)  # rank 0 alone writes
+    log = _EpochLog(run_dir) if ctx.is_main else None
 
     metrics: dict[str, Any] = {}
     models: dict[str, torch.nn.Module] = {}
-    for k in kinds:
-        models[k], metrics[k] = _train_twin(k, config, data, run_dir, resuming, progress)
-        if hasattr(models[k], "depth"):
-            config["topology"] = models[k].topology
-        elif hasattr(models[k], "topology"):
-            config["topology"] = topology_to_dicts(models[k].topology)
-        save_checkpoint(run_dir, models[k], config)
+    try:
+        for k in kinds:
+            models[k], metrics[k] = _train_twin(k, config, data, run_dir, resuming, progress, amp=amp,
+                                                on_epoch=None if log is None else partial(log.epoch, k))
+            if hasattr(models[k], "depth"):
+                config["topology"] = models[k].topology
+            elif hasattr(models[k], "topology"):
+                config["topology"] = topology_to_dicts(models[k].topology)
+            if log is not None:
+                log.rows(k, metrics[k]["history"])
+                save_checkpoint(run_dir, models[k], config)
+    finally:
+        if log is not None:
+            log.close()
+    if not ctx.is_main:
+        return {"config": config, "metrics": metrics, "models": models, "run_dir": run_dir,
+                "export": export_path if do_export else None}
     if do_export:
         models["snn"].export_hdf5(export_path, {
             "name": name, "model": model, "kind": "snn", "dataset": dataset,
@@ -668,6 +903,8 @@ def fit_run(model: str, dataset: str = "digits", *, kind: str = "both", epochs: 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m neuromap.train`; returns the exit code."""
+    from neuromap import distributed
+
     args = build_parser().parse_args(argv)
     overrides: dict[str, Any] = dict(args.recipe)
     if args.lr is not None:
@@ -675,11 +912,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     for key in ("batch_size", "norm", "loss"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
-    res = fit_run(args.model, args.dataset, kind=args.kind, epochs=args.epochs, seed=args.seed, name=args.name,
-                  out=args.out, export=args.export, data_dir=args.data_dir, download=args.download,
-                  resume=args.resume, progress=not args.no_progress, timesteps=args.timesteps, overrides=overrides,
-                  argv=list(sys.argv[1:] if argv is None else argv), train_samples=args.train_samples,
-                  test_samples=args.test_samples)
+    ctx = distributed.setup(args.device)  # joins torchrun's process group, if launched by torchrun
+    try:
+        res = fit_run(args.model, args.dataset, kind=args.kind, epochs=args.epochs, seed=args.seed, name=args.name,
+                      out=args.out, export=args.export, data_dir=args.data_dir, download=args.download,
+                      resume=args.resume, progress=not args.no_progress, timesteps=args.timesteps,
+                      overrides=overrides, argv=list(sys.argv[1:] if argv is None else argv),
+                      train_samples=args.train_samples, test_samples=args.test_samples, amp=args.amp)
+    except NeuromapError:
+        if not ctx.is_main:  # every rank raised the same error: rank 0 prints it
+            raise SystemExit(2) from None
+        raise
+    finally:
+        distributed.shutdown()
+    if not ctx.is_main:
+        return 0
     metrics, config = res["metrics"], res["config"]
     for kind in (["snn", "cnn"] if args.kind == "both" else [args.kind]):
         m = metrics[kind]

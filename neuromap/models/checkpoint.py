@@ -117,11 +117,12 @@ def snn_output_spikes(model: torch.nn.Module, spikes: np.ndarray, batch_size: in
     if spikes.ndim != 5:
         raise NeuromapError(f"expected spikes shaped (N, C, H, W, T), got {spikes.shape}")
     outs: list[np.ndarray] = []
+    device = next(model.parameters(), torch.empty(0)).device  # the model's (a GPU under torchrun)
     with eval_mode(model):
         for start in range(0, len(spikes), max(1, int(batch_size))):
-            x = torch.from_numpy(spikes[start:start + batch_size].astype(np.float32))
+            x = torch.from_numpy(spikes[start:start + batch_size].astype(np.float32)).to(device)
             out = model(x)
-            outs.append(out.reshape(out.shape[0], -1, out.shape[-1]).round().to(torch.uint8).numpy())
+            outs.append(out.reshape(out.shape[0], -1, out.shape[-1]).round().to(torch.uint8).cpu().numpy())
     if not outs:
         return np.zeros((0, int(getattr(model, "num_classes", 0)), spikes.shape[-1]), dtype=np.uint8)
     return np.concatenate(outs, axis=0)
