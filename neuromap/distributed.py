@@ -9,10 +9,11 @@ when CUDA is available, else gloo on CPU.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import torch
@@ -47,6 +48,19 @@ _CONTEXT = Context()
 def context() -> Context:
     """This process's Context (one process on CPU unless `setup()` joined a group)."""
     return _CONTEXT
+
+
+@contextlib.contextmanager
+def alone() -> Iterator[Context]:
+    """Run the body as one process on CPU (rank 0 of 1, no collectives), for work one rank does for all
+    (the conversion init's ReLU twin); the group's Context is back afterwards."""
+    global _CONTEXT
+    saved = _CONTEXT
+    _CONTEXT = Context()
+    try:
+        yield _CONTEXT
+    finally:
+        _CONTEXT = saved
 
 
 def _env_int(name: str, default: int) -> int:

@@ -360,12 +360,14 @@ def convert_snn(model: torch.nn.Module, twin: _Twin, recipe: dict[str, Any],
     (default: one fitted here by fit_relu_twin) into `model` and measure the converted SNN on the
     test set. Returns the ReLU twin's report (when fitted here), the per-layer conversion and
     rate-balancing reports, and the converted SNN's test accuracy."""
+    from neuromap import distributed
     from neuromap.models.convert import convert
 
     conv = recipe["convert"]
     out: dict[str, Any] = {}
     if ann is None:
-        ann, out["relu_twin"] = fit_relu_twin(twin, recipe)
+        with distributed.alone():  # under torchrun only rank 0 runs the init
+            ann, out["relu_twin"] = fit_relu_twin(twin, recipe)
     rates = twin.x_train.float() / twin.max_level
     n = min(int(conv["samples"]), len(twin.y_train))
     nb = min(int(conv["balance_samples"]), len(twin.y_train))
@@ -636,6 +638,7 @@ def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, res
     model.to(ctx.device)  # (NCCL broadcasts GPU tensors)
     if ctx.active and kind == "snn" and not resuming:  # the init computed once, on rank 0
         distributed.broadcast_module(model)
+        apply_thresholds(model)  # a converted SNN's thresholds live in its norms' state
         set_surrogate_scales(model, distributed.broadcast_object(surrogate_scales(model)))
     if resuming:
         model.load_state_dict(state["model"])

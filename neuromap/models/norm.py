@@ -66,7 +66,8 @@ class ChannelNorm(torch.nn.Module):
     def __init__(self, channels: int, threshold: float, start: int = 0, folded: bool = False) -> None:
         super().__init__()
         self.channels = int(channels)
-        self.weight = torch.nn.Parameter(torch.full((self.channels,), float(threshold)))
+        # the scale trains with batch statistics only; once folded it lives in the weights
+        self.weight = torch.nn.Parameter(torch.full((self.channels,), float(threshold)), requires_grad=not folded)
         self.shift = torch.nn.Parameter(torch.zeros(self.channels))
         self.register_buffer("running_mean", torch.zeros(self.channels))
         self.register_buffer("running_var", torch.ones(self.channels))
@@ -193,11 +194,13 @@ def has_norm(model: torch.nn.Module) -> bool:
 
 def apply_thresholds(model: torch.nn.Module) -> None:
     """Set every normalised neuron's threshold from its norm's `threshold_mant` (after loading a
-    folded state dict), keeping the surrogate width relative to the threshold."""
+    folded state dict), keeping the surrogate width relative to the threshold; a folded norm's scale
+    stops being a trainable parameter."""
     for _, unit in _conv_units(model):
         neuron = unit.block.neuron
         norm = getattr(neuron, "norm", None)
         if isinstance(norm, ChannelNorm):
+            norm.weight.requires_grad_(not norm.is_folded)  # a folded norm's scale is no parameter
             new = int(norm.threshold_mant) / BIAS_SCALE
             old = float(neuron.threshold)
             if new != old:
