@@ -17,12 +17,15 @@ import numpy as np
 
 from .cost import account, estimate_cost
 from .cost.measure import measure_fast, output_counts
+from .data.digits import load_digits_split
+from .data.encode import rate_encode
 from .errors import CliParser, NeuromapError, float_in, int_in, run_cli
 from .graph import NetworkGraph
 from .hw.profile import available_profiles, load_profile, profile_path
 from .interop.model_file import read_model
 from .mapper import STRATEGIES, map_network
 from .outputs import check_file, check_folder, safe_name
+from .sim.activity import depths
 from .report import build_report, known_error_text, summary_of, write_json_atomic, write_report
 from .provenance import file_sha256, versions
 from .twin import cnn_twin
@@ -135,7 +138,7 @@ def deploy(model: Path, profile: str = "loihi2", samples: int | None = None, inp
     t0 = time.perf_counter()
     verification = None
     if engine == "lava":
-        from .sim.lava import simulate_lava
+        from .sim.lava import simulate_lava  # Lava only when asked for
         activity = simulate_lava(graph, inputs.data, steps=inputs.steps, progress=progress)
         events = account(graph, mapping, activity)
         out_counts = output_counts(graph, activity)
@@ -177,7 +180,7 @@ def verify_against_lava(graph: NetworkGraph, mapping: Any, inputs: Inputs, fast:
                         progress: bool) -> dict[str, Any]:
     """Run the samples the fast engine kept through Lava: spikes that differ at any layer and step,
     and whether the per-core counts are the same."""
-    from .sim.lava import simulate_lava
+    from .sim.lava import simulate_lava  # Lava only when verifying
 
     n = fast.samples
     t0 = time.perf_counter()
@@ -203,8 +206,6 @@ def choose_inputs(graph: NetworkGraph, samples: int | None, input_path: Path | N
     if input_path is not None:
         return _file_inputs(graph, input_path, samples, steps)
     if meta.get("dataset") == "digits":
-        from .data.digits import load_digits_split
-        from .data.encode import rate_encode
         split = load_digits_split(seed=int(meta.get("seed", 0)))
         T = int(steps or meta["timesteps"])
         n = len(split.y_test) if samples is None else min(samples, len(split.y_test))
@@ -260,8 +261,8 @@ def slayer_reference(graph: NetworkGraph, inputs: Inputs) -> np.ndarray | None:
     run_dir = meta.get("run_dir")
     if inputs.nchwt is None or not run_dir or not Path(run_dir).is_dir():
         return None
+    # torch only when the model file names the run folder of its SLAYER model
     from .models.checkpoint import load_snn_from_run, snn_output_counts
-    from .sim.activity import depths
     model, _ = load_snn_from_run(Path(run_dir))
     # Lava's output window for a sample ends `depth` steps after its input does (one step per
     # synapse); SLAYER's delay_shift truncates at T, so give it the same zero tail.

@@ -17,6 +17,8 @@ from typing import Sequence
 
 from .errors import CliParser, float_in, run_cli
 from .interop.model_file import read_model
+from .interop.nir import write_nir
+from .netx.write import write_netx
 from .outputs import check_file
 from .validate import add_limit_options, set_limits
 
@@ -42,10 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     check_file(args.out, "--out", [args.model])
     graph = read_model(args.model, args.dt)
     if args.to == "nir":
-        from .interop.nir import write_nir
         path = write_nir(graph, args.out, args.out_dt, args.out_neurons == "plain")
     else:
-        from .netx.write import write_netx
         path = write_netx(graph, args.out)
     print(f"wrote {path} ({args.to}: {len(graph.layers)} layers, {len(graph.edges)} edges, "
           f"{graph.num_neurons} neurons, {graph.num_synapses} synapses)")

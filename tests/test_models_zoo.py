@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from neuromap.errors import NeuromapError
 from neuromap.models import create_model, list_models
+from neuromap.netx.export import export_netx
 from neuromap.models.blocks import ConvUnit, MultiKernelConv2d, conv_macs, count_parameters, kernel_mask
 
 ZOO = ["squeezenet", "squeezenet_p", "shufflenetv2", "mnasnet", "mixnet"]
@@ -101,8 +102,8 @@ def test_cnn_twins_at_cifar_and_tinyimagenet_sizes(name: str, shape: tuple, clas
 
 def test_cnn_twin_refuses_export(tmp_path: Path) -> None:
     cnn = create_model("mnasnet", kind="cnn", input_shape=(1, 8, 8))
-    with pytest.raises(NeuromapError, match="only the SNN twin exports"):
-        cnn.export_hdf5(tmp_path / "m.net")
+    with pytest.raises(NeuromapError, match="not a SLAYER SNN"):
+        export_netx(cnn, tmp_path / "m.net")
     assert not (tmp_path / "m.net").exists()
 
 
@@ -111,7 +112,7 @@ def test_squeezenet_p_exports_and_stock_netx_loads_it(tmp_path: Path) -> None:
 
     torch.manual_seed(0)
     snn = create_model("squeezenet_p", kind="snn", num_classes=10, input_shape=(1, 8, 8))
-    path = snn.export_hdf5(tmp_path / "sqp.net")
+    path = export_netx(snn, tmp_path / "sqp.net")
     net = Network(net_config=str(path))
     # stem, 4 Fire modules x (squeeze, expand), classifier, flatten folded, readout dense
     assert len(net.layers) == 1 + 8 + 1 + 1

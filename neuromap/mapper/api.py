@@ -271,6 +271,11 @@ def map_network(graph: NetworkGraph, profile: HardwareProfile, strategy: str = "
     return res
 
 
+def map_layerwise(graph: NetworkGraph, profile: HardwareProfile) -> Mapping:
+    """Layer-wise mapping, cores placed in order along the mesh (validated)."""
+    return map_network(graph, profile, "layerwise").mapping
+
+
 def to_mapping(res: MapResult) -> Mapping:
     ug = res.units
     assignment = {name: res.tilings[name].expand(res.core_of_unit[ug.units_of(name)])

@@ -9,6 +9,7 @@ import numpy as np
 from ..errors import NeuromapError
 from ..graph import NetworkGraph
 from ..hw.profile import HardwareProfile
+from .resources import describe, neuron_core_usage
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,6 @@ def validate(graph: NetworkGraph, mapping: Mapping, profile: HardwareProfile) ->
     """Check a Mapping against every limit the profile states (neurons per type, memory words,
     input axons, output routes, mesh capacity), counted exactly per neuron and independently of
     how the mapping was made; raise naming the first violation."""
-    from .resources import describe, neuron_core_usage
     n = mapping.num_cores
     for lay in graph.layers:
         if not lay.on_chip:

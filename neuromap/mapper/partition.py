@@ -25,8 +25,9 @@ import scipy.sparse as sp
 from ..errors import NeuromapError
 from ..hw.profile import HardwareProfile
 from .metrics import unit_traffic
-from .resources import kernel_words, list_words, unit_core_usage
-from .units import Tiling, UnitGraph, chip_edges, dims3
+from .resources import core_fits, kernel_words, list_words, unit_core_usage
+from ..geometry import chip_edges, dims3
+from .units import Tiling, UnitGraph
 
 SCALE = 1_000_000          # vertex weight of one full core
 LEAF = 16                  # largest k of one Mt-KaHyPar call at the bottom of the recursion
@@ -462,7 +463,6 @@ def repair(ug: UnitGraph, cou: np.ndarray, n_cores: int, profile: HardwareProfil
     """Move units off cores that break a budget (counted exactly) until every core fits: a unit
     of the layer with the fewest units on the core goes to the core it talks to most (or, failing
     that, a light nearby core) that still fits it, or to a new core when none does."""
-    from .resources import core_fits
     cou = cou.copy()
     if csr is not None:                       # unit -> the units it shares a hyperedge with
         ptr, idx = csr
@@ -537,7 +537,6 @@ def refine_moves(ug: UnitGraph, cou: np.ndarray, n_cores: int, profile: Hardware
     the output routes of the cores that feed the moved unit can grow, so every pass ends with an
     exact check of all cores and is undone whole if any breaks a budget. Messages never increase;
     cores emptied by the moves are dropped (the order of the others is kept)."""
-    from .resources import core_fits
     ptr, idx, ew = csr if csr is not None else hyperedges(ug, weighted)
     if len(ew) == 0 or n_cores <= 1:
         return cou, n_cores
