@@ -214,3 +214,28 @@ def _dedupe_rows(pins: np.ndarray) -> np.ndarray:
     dst = -np.sort(-dst, axis=1)                       # valid ids first, -1 padding last
     keep = (dst >= 0).any(axis=0)
     return np.concatenate([pins[:, :1], dst[:, keep]], axis=1)
+
+
+def hyperedges(ug: UnitGraph, weighted: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hyperedges with at least two distinct units as CSR (ptr, pins) and integer weights."""
+    ptrs, pins_all, weights = [np.zeros(1, np.int64)], [], []
+    base = 0
+    for b in ug.blocks:
+        keep = b.pins[:, 0] >= 0
+        if not keep.any():
+            continue
+        pins = b.pins[keep]
+        w = np.rint((b.weight if weighted else b.neurons)[keep]).astype(np.int64)
+        src = pins[:, :1]
+        dst = np.where(pins[:, 1:] == src, -1, pins[:, 1:])
+        full = np.concatenate([src, dst], axis=1)
+        valid = full >= 0
+        cnt = valid.sum(axis=1)
+        ok = (cnt > 1) & (w > 0)
+        ptrs.append(base + np.cumsum(cnt[ok]))
+        base += int(cnt[ok].sum())
+        pins_all.append(full[ok][valid[ok]])
+        weights.append(w[ok])
+    ptr = np.concatenate(ptrs)
+    idx = np.concatenate(pins_all) if pins_all else np.zeros(0, np.int64)
+    return ptr, idx, (np.concatenate(weights) if weights else np.zeros(0, np.int64))
