@@ -25,7 +25,6 @@ def test_squeezenet_cnn_parameter_count_matches_reference(classes: int, expected
     shape = (3, 64, 64) if classes == 200 else (3, 32, 32)
     model = create_model("squeezenet", kind="cnn", num_classes=classes, input_shape=shape)
     n = count_parameters(model)
-    assert abs(n - expected) <= 0.02 * expected
     assert n == expected  # conv biases + BN everywhere, classifier conv with bias, as the reference
     assert n == sum(p.numel() for p in model.parameters())  # mixed kernels stored at true sizes
 
