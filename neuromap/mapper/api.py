@@ -1,9 +1,10 @@
 """One entry point for every strategy: ``map_network(graph, profile, strategy, options)``.
 
 A pure function of its arguments (the tuning knobs are a frozen ``MapOptions``; nothing global is
-read or written). Returns a frozen MapResult: the Mapping (neuron -> core, core -> chip and tile), the units and their
-assignment, exact per-core resource use, and the spike traffic with its hop cost, all counted per
-unit and class (never per synapse), so the same code runs from 1e4 to 1e8 neurons."""
+read or written). Returns a frozen MapResult: the Mapping (neuron -> core, core -> chip and tile),
+the units and their assignment, exact per-core resource use, and the spike traffic with its hop
+cost, all counted per unit and class (never per synapse), so the same code runs from 1e4 to 1e8
+neurons."""
 from __future__ import annotations
 
 import time
