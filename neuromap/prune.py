@@ -242,7 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m neuromap.prune`."""
     from neuromap.metrics import count_macs, energy_mj
-    from neuromap.train import _Twin, _versions, init_snn, prepare_snn, resolve_recipe
+    from neuromap.models.convert import relu_twin
+    from neuromap.train import _Twin, _versions, convert_snn, fit_relu_twin, init_snn, prepare_snn, resolve_recipe
 
     args = build_parser().parse_args(argv)
     names = list(PAPER_SCHEDULES) + [IMPORTANCE]
@@ -275,14 +276,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.kind == "snn" and base.depth >= timesteps:
         raise NeuromapError(f"--timesteps {timesteps} is too short for the unpruned SNN ({base.depth} layers deep); "
                             f"use {window(recipe, base.depth)} or leave it out")
-    config = {"num_classes": nc, "timesteps": timesteps, "recipe": recipe, "depth": base.depth}
+    config = {"num_classes": nc, "timesteps": timesteps, "recipe": recipe, "depth": base.depth,
+              "model": RECIPE_MODEL, "seed": args.seed, "input_shape": list(shape),
+              "model_kwargs": {"keep": list(FIRE_NAMES), "bypass": True}}
     twin = _Twin(args.kind, config, data)
+    converting = args.kind == "snn" and recipe["convert"] is not None
+    relu_twins: dict[tuple[str, ...], torch.nn.Module] = {}
 
-    def prepare(net: TwinNet, fresh: Sequence[str] | None = None) -> None:
-        """The recipe's SNN init (neuromap.train.init_snn): surrogate width, calibration of all layers
-        or only the re-initialised ones, per-layer surrogate balancing."""
-        if args.kind == "snn":
-            prepare_snn(net, recipe)
+    def prepare(net: TwinNet, fresh: Sequence[str] | None = None, keep: Sequence[str] = FIRE_NAMES) -> None:
+        """The recipe's SNN init. With conversion (neuromap.train.convert_snn): the schedule's ReLU twin,
+        the baseline's trained one with its modules removed (neuromap.prune.transfer_weights) and trained
+        on, converted into `net`. Otherwise (neuromap.train.init_snn): surrogate width, calibration of all
+        layers or only the re-initialised ones, per-layer surrogate balancing."""
+        if args.kind != "snn":
+            return
+        prepare_snn(net, recipe)
+        if converting:
+            ann = relu_twin(build(keep, "cnn"))
+            if tuple(keep) != FIRE_NAMES:
+                transfer_weights(relu_twins[FIRE_NAMES], ann)
+            relu_twins[tuple(keep)], report = fit_relu_twin(twin, recipe, ann)
+            print(f"  ReLU twin: test accuracy {report['test_accuracy']:.4f}", file=sys.stderr)
+            convert_snn(net, twin, recipe, relu_twins[tuple(keep)])
+        else:
             init_snn(net, twin, recipe, None if fresh is None else _named_layers(net, fresh), net.depth)
 
     print(f"baseline: training {args.epochs} epochs ({args.kind}, T = {timesteps})" if args.kind == "snn" else
@@ -315,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             net, secs = base, 0.0
         else:
             net = build(keep)
-            prepare(net, transfer_weights(base, net))
+            prepare(net, transfer_weights(base, net), keep)
             secs = _fit(net, twin, args.finetune_epochs, lr, batch_size, args.seed + 1)
         row: dict[str, Any] = {"schedule": sname, "kept": " ".join(keep), **_evaluate(net, twin, data.y_test, nc),
                                "params": count_parameters(net), "finetune_s": round(secs, 1)}

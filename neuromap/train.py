@@ -190,6 +190,7 @@ class _Twin:
 
     def __init__(self, kind: str, config: dict[str, Any], data: Any) -> None:
         self.kind = kind
+        self.config, self.data = config, data
         self.num_classes = int(config["num_classes"])
         self.recipe = config["recipe"]
         if kind == "snn":
@@ -265,7 +266,15 @@ def prepare_snn(model: torch.nn.Module, recipe: dict[str, Any]) -> None:
     from neuromap.models.norm import attach_norm
 
     set_surrogate_width(model, float(recipe["surrogate_width"]))
-    if recipe["norm"] == "tdbn":
+    if recipe.get("convert") is not None:  # conversion's biases and thresholds live in folded norms
+        from neuromap.models.norm import has_norm
+
+        if not hasattr(model, "units"):
+            raise NeuromapError(f"recipe key 'convert' needs a zoo model; {type(model).__name__} has no zoo units "
+                                f"(use --recipe convert=null)")
+        if not has_norm(model):
+            attach_norm(model, folded=True)
+    elif recipe["norm"] == "tdbn":
         if not hasattr(model, "units"):
             raise NeuromapError(f"recipe norm 'tdbn' needs a zoo model; {type(model).__name__} has no zoo units "
                                 f"(use --norm none)")
@@ -300,6 +309,8 @@ def init_snn(model: torch.nn.Module, twin: _Twin, recipe: dict[str, Any],
     from neuromap.models.calibrate import balance_surrogate, calibrate_snn
 
     reports: dict[str, Any] = {}
+    if recipe.get("convert") is not None:
+        reports["convert"] = convert_snn(model, twin, recipe)
     calibration, balance = recipe["calibration"], recipe["surrogate_balance"]
     if calibration:
         reports["calibration"] = calibrate_snn(model, twin.calibration_batch(int(calibration["samples"])),
@@ -313,6 +324,45 @@ def init_snn(model: torch.nn.Module, twin: _Twin, recipe: dict[str, Any],
                                                  iters=int(balance["iters"]))
         model.train(was)
     return reports
+
+
+def fit_relu_twin(twin: _Twin, recipe: dict[str, Any], ann: torch.nn.Module | None = None,
+                  ) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Train the ReLU twin (neuromap.models.convert.relu_twin) of the run's family for the recipe's
+    `convert.ann_epochs` on the SNN's training data, seeded from the run's seed; `ann`: a ReLU twin to
+    go on training instead of a fresh one. Returns it and {"history", "test_accuracy"}."""
+    from neuromap.models.convert import relu_twin
+
+    cfg = twin.config
+    _seed_everything(int(cfg["seed"]) + 2)
+    if ann is None:
+        ann = relu_twin(create_model(cfg["model"], kind="cnn", num_classes=cfg["num_classes"],
+                                     input_shape=tuple(cfg["input_shape"]), **cfg["model_kwargs"]))
+    ctwin = _Twin("cnn", cfg, twin.data)
+    history, _ = fit_twin(ann, ctwin, int(recipe["convert"]["ann_epochs"]), float(recipe["lr"]["cnn"]),
+                          int(recipe["batch_size"]), int(cfg["seed"]) + 2)
+    return ann, {"history": history, "test_accuracy": float((ctwin.predict_test(ann) == twin.data.y_test).mean())}
+
+
+def convert_snn(model: torch.nn.Module, twin: _Twin, recipe: dict[str, Any],
+                ann: torch.nn.Module | None = None) -> dict[str, Any]:
+    """The recipe's conversion init (neuromap.models.convert): convert the trained ReLU twin `ann`
+    (default: one fitted here by fit_relu_twin) into `model` and measure the converted SNN on the
+    test set. Returns the ReLU twin's report (when fitted here), the per-layer conversion and
+    rate-balancing reports, and the converted SNN's test accuracy."""
+    from neuromap.models.convert import convert
+
+    conv = recipe["convert"]
+    out: dict[str, Any] = {}
+    if ann is None:
+        ann, out["relu_twin"] = fit_relu_twin(twin, recipe)
+    rates = twin.x_train.float() / twin.max_level
+    n = min(int(conv["samples"]), len(twin.y_train))
+    nb = min(int(conv["balance_samples"]), len(twin.y_train))
+    out.update(convert(model, ann, rates[:n], twin.batch(torch.arange(nb)), float(conv["percentile"]),
+                       balance=nb > 0))
+    out["test_accuracy"] = float((twin.predict_test(model) == twin.data.y_test).mean())
+    return out
 
 
 def fit_twin(model: torch.nn.Module, twin: _Twin, epochs: int, lr: float, batch_size: int, seed: int,
@@ -446,6 +496,8 @@ def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, res
         counts = twin.test_counts(model)
         metrics["test_tie_fraction"] = float(((counts == counts.max(1, keepdims=True)).sum(1) > 1).mean())
         metrics["test_mean_output_spikes"] = float(counts.sum(1).mean())
+        if "convert" in init_report:
+            metrics["convert"] = init_report["convert"]
         if "calibration" in init_report:
             metrics["calibration"] = [_rounded(r) for r in init_report["calibration"]]
         if "surrogate" in init_report:

@@ -36,6 +36,7 @@ SLOW = {
     "test_bench", "test_calibrate", "test_calibrate_profile", "test_datasets", "test_end_to_end",
     "test_fuzz", "test_lava_backend", "test_lava_start_method", "test_mapper_portfolio", "test_reproducible",
     # single tests
+    "test_convert::test_converted_twin_runs_in_lava_spike_for_spike",
     "test_deploy_cli::test_external_model_with_input_file",
     "test_deploy_cli::test_no_traceback_in_a_real_process",
     "test_fast_engine::test_fast_equals_lava_on_arithmetic_corners",

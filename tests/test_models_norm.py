@@ -113,7 +113,7 @@ def test_normalised_training_folds_resumes_exactly_and_reloads(monkeypatch: pyte
 
     monkeypatch.setattr(train, "load_digits_split", tiny)
     base = ["--model", "squeezenet_p", "--kind", "snn", "--no-progress", "--timesteps", "16", "--norm", "tdbn",
-            "--recipe", "calibration=null", "--recipe", "surrogate_balance=null",
+            "--recipe", "convert=null", "--recipe", "calibration=null", "--recipe", "surrogate_balance=null",
             "--out", str(tmp_path / "runs"), "--export", str(tmp_path / "m.net")]
     assert run_cli(train.main, base + ["--name", "straight", "--epochs", "2"]) == 0
     assert run_cli(train.main, base + ["--name", "resumed", "--epochs", "1"]) == 0

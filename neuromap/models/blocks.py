@@ -30,10 +30,11 @@ from neuromap.errors import NeuromapError
 from neuromap.models.digitnet import DEFAULT_NEURON_PARAMS, import_slayer
 from neuromap.passes import eval_pass
 
-#: Neuron parameters of the zoo's ConvUnit and GlobalPoolHead: digitnet's CUBA-LIF (same threshold and
-#: decays, so the same NetX/Lava neuron) with a 10x taller surrogate gradient (`scale_grad`, training
-#: only): through 11 to 28 spiking layers the default one learned far slower (docs/models.md).
-ZOO_NEURON_PARAMS: dict[str, Any] = {**DEFAULT_NEURON_PARAMS, "scale_grad": 10}
+#: Neuron parameters of the zoo's ConvUnit and GlobalPoolHead: digitnet's threshold and voltage decay
+#: with full current decay (Lava's CUBA neuron with iDecay 4096, a LIF neuron: the input of a step
+#: drives the voltage in that step; a synaptic current filter made converted rates settle about three
+#: times slower, docs/models.md) and a 10x taller surrogate gradient (`scale_grad`, training only).
+ZOO_NEURON_PARAMS: dict[str, Any] = {**DEFAULT_NEURON_PARAMS, "current_decay": 1.0, "scale_grad": 10}
 
 KINDS = ("snn", "cnn")
 

@@ -92,9 +92,10 @@ def load_snn_from_run(run_dir: str | Path) -> tuple[torch.nn.Module, dict[str, A
     """Rebuild the trained SNN of a run folder (config.json + snn.pt) in eval mode."""
     config = load_config(run_dir)
     model = build_from_config(config, "snn")
-    normed = (config.get("recipe") or {}).get("norm") == "tdbn"
-    if normed:  # the folded normalisation: its state (bias, thresholds, shortcut gains) is in snn.pt
-        attach_norm(model)
+    recipe = config.get("recipe") or {}
+    normed = recipe.get("norm") == "tdbn" or recipe.get("convert") is not None
+    if normed:  # folded norms: their state (bias, thresholds, shortcut gains) is in snn.pt
+        attach_norm(model, folded=True)
     state = safe_torch_load(Path(run_dir) / "snn.pt")
     try:
         model.load_state_dict(state)

@@ -16,16 +16,12 @@ from neuromap.models.recipe import ZOO_RECIPE
 from neuromap.models.blocks import TwinNet, unit_kwargs
 from neuromap.models.mnasnet import build_mbconv_net
 
-#: The zoo's recipe with a wider surrogate gradient (SLAYER's tau_grad 0.3): at the built 0.03 mixnet's SNN
-#: stays at chance (docs/models.md, "Ablations of the MBConv SNNs").
-MIXNET_RECIPE = {**ZOO_RECIPE, "surrogate_width": 0.3}
-
 STAGES: tuple[tuple[Any, ...], ...] = ((24, 2, 2, 3, (3,)), (40, 2, 2, 4, (3, 5, 7)), (80, 2, 2, 4, (3, 5)),
                                        (96, 1, 1, 3, (3, 5, 7)))
 STEM, HEAD = 16, 192
 
 
-@register_model("mixnet", recipe=MIXNET_RECIPE)
+@register_model("mixnet", recipe=ZOO_RECIPE)
 def mixnet(kind: str = "snn", num_classes: int = 10, input_shape: tuple[int, ...] = (3, 32, 32),
            stages: Sequence[Sequence[Any]] = STAGES, stem: int = STEM, head: int = HEAD,
            neuron_params: Mapping[str, Any] | None = None, weight_scale: float = 2.0) -> TwinNet:

@@ -13,6 +13,9 @@ data, the seed and the number of epochs:
 * ``loss``: ``"tet"`` (per-step cross-entropy on the readout's running spike rate, the first
   ``depth`` steps of pipeline latency masked) or ``"spike_rate"`` (SLAYER's SpikeRate);
   ``loss_gain``: the TET logit scale;
+* ``convert``: the SNN's init by conversion (neuromap.models.convert): the family's ReLU twin
+  trained for ``ann_epochs``, its activation scales taken at ``percentile`` on ``samples`` training
+  samples, each layer's rate matched on ``balance_samples``; or None;
 * ``calibration`` / ``surrogate_balance``: the data-driven init and per-layer surrogate scales of
   neuromap.models.calibrate, or None; ``surrogate_width``: SLAYER's ``tau_grad``.
 """
@@ -29,22 +32,21 @@ LOSSES = ("tet", "spike_rate")
 #: The SNN neurons' surrogate width as built (SLAYER's tau_grad of digitnet's and the zoo's CUBA-LIF).
 BUILT_SURROGATE_WIDTH = 0.03
 
-#: The zoo's recipe: the data-driven calibration and per-layer surrogate scales of
-#: neuromap.models.calibrate, SLAYER's SpikeRate loss, Adam 1e-3 for the SNN. Families override
-#: entries where a measurement says so (squeezenet_p: the TET loss; mnasnet, mixnet: wider
-#: surrogates). The per-channel normalisation (`norm: tdbn`) folds exactly but did not learn in the
-#: runs of docs/models.md ("Normalised SNN twins"), so no family uses it by default; the TET loss
-#: helped squeezenet_p and hurt shufflenetv2 there.
+#: The zoo's recipe, one for every family: the SNN starts as the conversion of its trained ReLU twin
+#: (neuromap.models.convert; 10 epochs, activation scales at the 99.9th percentile of 256 samples,
+#: rates matched on 64) and is then fine-tuned with SLAYER: TET loss, Adam 1e-3. docs/models.md gives
+#: the measurements behind each value. The CNN twin trains with Adam 3e-3.
 ZOO_RECIPE: dict[str, Any] = {
     "window": {"per_layer": 3, "extra": 3, "min": 16},
     "lr": {"snn": 1e-3, "cnn": 3e-3},
     "batch_size": 32,
     "norm": "none",
     "fold_epochs": 1,
-    "loss": "spike_rate",
+    "loss": "tet",
     "loss_gain": 8.0,
-    "calibration": {"target_rate": 0.1, "samples": 32},
-    "surrogate_balance": {"samples": 64, "iters": 3},
+    "convert": {"ann_epochs": 10, "percentile": 99.9, "samples": 256, "balance_samples": 64},
+    "calibration": None,
+    "surrogate_balance": None,
     "surrogate_width": BUILT_SURROGATE_WIDTH,
 }
 
@@ -57,6 +59,7 @@ DIGITNET_RECIPE: dict[str, Any] = {
     "fold_epochs": 0,
     "loss": "spike_rate",
     "loss_gain": 8.0,
+    "convert": None,
     "calibration": None,
     "surrogate_balance": None,
     "surrogate_width": BUILT_SURROGATE_WIDTH,
@@ -106,6 +109,24 @@ def validate_recipe(recipe: Mapping[str, Any]) -> dict[str, Any]:
     if r["loss"] not in LOSSES:
         raise NeuromapError(f"recipe key 'loss' must be one of {', '.join(LOSSES)}, got {r['loss']!r}")
     _number(r, "loss_gain", r["loss_gain"], 0, False, True, "logit scale of the TET loss")
+    conv = r["convert"]
+    if conv is not None:
+        if not isinstance(conv, Mapping) or set(conv) != {"ann_epochs", "percentile", "samples", "balance_samples"}:
+            raise NeuromapError(f"recipe key 'convert' must be null or a dict with ann_epochs, percentile, samples "
+                                f"and balance_samples, got {conv!r}")
+        _number(r, "convert.ann_epochs", conv["ann_epochs"], 0, True, True, "epochs of the ReLU twin")
+        _number(r, "convert.percentile", conv["percentile"], 0, False, True, "activation percentile")
+        if not conv["percentile"] <= 100:
+            raise NeuromapError(f"recipe key 'convert.percentile' must be in (0, 100], got {conv['percentile']!r}")
+        _number(r, "convert.samples", conv["samples"], 0, True, True, "training samples")
+        _number(r, "convert.balance_samples", conv["balance_samples"], 0, True, False, "training samples, 0: none")
+        for other in ("calibration", "surrogate_balance"):
+            if r[other] is not None:
+                raise NeuromapError(f"recipe key {other!r} must be null with 'convert' (conversion sets every "
+                                    f"layer's scale), got {r[other]!r}")
+        if r["norm"] != "none":
+            raise NeuromapError(f"recipe key 'norm' must be 'none' with 'convert' (conversion folds the ReLU "
+                                f"twin's BatchNorm itself), got {r['norm']!r}")
     cal = r["calibration"]
     if cal is not None:
         if not isinstance(cal, Mapping) or set(cal) != {"target_rate", "samples"}:

@@ -126,11 +126,7 @@ def _build(name: str, kind: str, num_classes: int, input_shape: tuple[int, ...],
 #: The zoo's recipe with the TET loss: after 2 epochs on digits squeezenet_p's SNN reached 0.9289 with
 #: it (0.9244 with SpikeRate), squeezenet's 0.8889 (0.8822) (docs/models.md, "Accuracy per family with
 #: the registered recipe").
-SQUEEZENET_P_RECIPE = {**ZOO_RECIPE, "loss": "tet"}
-SQUEEZENET_RECIPE = SQUEEZENET_P_RECIPE
-
-
-@register_model("squeezenet", recipe=SQUEEZENET_RECIPE)
+@register_model("squeezenet", recipe=ZOO_RECIPE)
 def squeezenet(kind: str = "snn", num_classes: int = 10, input_shape: tuple[int, ...] = (3, 32, 32),
                downsample: str = "stride", neuron_params: Mapping[str, Any] | None = None,
                weight_scale: float = 2.0) -> TwinNet:
@@ -138,7 +134,7 @@ def squeezenet(kind: str = "snn", num_classes: int = 10, input_shape: tuple[int,
     return _build("squeezenet", kind, num_classes, input_shape, None, True, downsample, neuron_params, weight_scale)
 
 
-@register_model("squeezenet_p", recipe=SQUEEZENET_P_RECIPE)
+@register_model("squeezenet_p", recipe=ZOO_RECIPE)
 def squeezenet_p(kind: str = "snn", num_classes: int = 10, input_shape: tuple[int, ...] = (3, 32, 32),
                  keep: Sequence[str] | None = PAPER_P_KEEP, downsample: str = "stride",
                  neuron_params: Mapping[str, Any] | None = None, weight_scale: float = 2.0,
