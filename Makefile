@@ -1,4 +1,5 @@
-# Two entry points for a fresh machine:  make demo  (set up + train + deploy)  and  make test.
+# Two entry points for a fresh machine:  make demo  (set up + train + deploy)  and  make test
+# (make test-fast: the suite without its slow tests).
 # The environment lives in .venv/ and is reused while requirements.txt and pyproject.toml are unchanged.
 SHELL := /bin/bash
 VENV := .venv
@@ -8,7 +9,7 @@ STAMP := $(VENV)/.neuromap-installed
 PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do \
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then command -v $$p; break; fi; done)
 
-.PHONY: demo test env train deploy clean-env
+.PHONY: demo test test-fast env train deploy clean-env
 
 demo: env
 	$(PY) -m neuromap.train
@@ -16,6 +17,10 @@ demo: env
 
 test: env
 	$(PY) -m pytest -q tests
+
+# day-to-day: every test but those marked slow (tests/conftest.py, SLOW), under 2 minutes on 2 cores
+test-fast: env
+	$(PY) -m pytest -q -m "not slow" tests
 
 env: $(STAMP)
 

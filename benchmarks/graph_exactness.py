@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from neuromap.models import create_model
-from neuromap.models.lower import lava_mismatches
+from neuromap.netx.lower import lava_mismatches
+from neuromap.netx.export import export_netx
 from neuromap.netx.load import load_netx
 from neuromap.sim.fast import simulate_fast
 from neuromap.sim.lava import ensure_lava_importable, simulate_lava
@@ -35,7 +36,7 @@ def check(family: str, steps: int, seed: int, rate: float) -> dict:
     torch.manual_seed(seed)
     model = create_model(family, kind="snn", num_classes=10, input_shape=(1, 8, 8))
     with tempfile.TemporaryDirectory() as tmp:
-        graph = load_netx(model.export_hdf5(Path(tmp) / f"{family}.net"))
+        graph = load_netx(export_netx(model, Path(tmp) / f"{family}.net"))
     rng = np.random.default_rng(seed)
     x = (rng.random((1, 1, 8, 8, steps)) < rate).astype(np.float32)
     t0 = time.perf_counter()

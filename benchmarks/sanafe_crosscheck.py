@@ -38,6 +38,7 @@ from neuromap.cost import account, estimate_cost
 from neuromap.graph import NetworkGraph, conv_output_shape
 from neuromap.hw.profile import load_profile
 from neuromap.mapper import map_network
+from neuromap.netx.export import export_netx
 from neuromap.netx.load import load_netx
 from neuromap.provenance import versions
 from neuromap.sim.activity import Activity, depths
@@ -63,7 +64,7 @@ def zoo_network(family: str, samples: int, steps: int, seed: int) -> tuple[Netwo
     wake = torch.from_numpy(rate_encode(split.x_train[:32], split.max_level, steps).astype(np.float32))
     calibrate_snn(model, wake, target_rate=0.1)
     with tempfile.TemporaryDirectory() as tmp:
-        graph = load_netx(model.export_hdf5(Path(tmp) / f"{family}.net"))
+        graph = load_netx(export_netx(model, Path(tmp) / f"{family}.net"))
     nchwt = rate_encode(split.x_test[:samples], split.max_level, steps)
     return graph, nchwt.transpose(0, 3, 2, 1, 4), (f"digits test split, first {samples} samples, "
                                                    f"rate-coded over {steps} steps; seed {seed}")

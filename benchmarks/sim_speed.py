@@ -31,6 +31,7 @@ from neuromap.graph import NetworkGraph
 from neuromap.hw.profile import load_profile
 from neuromap.mapper import map_network
 from neuromap.models import create_model
+from neuromap.netx.export import export_netx
 from neuromap.netx.load import load_netx
 from neuromap.provenance import versions
 from neuromap.sim.activity import depths
@@ -52,7 +53,7 @@ def network(name: str, tmp: Path, pilotnet_samples: int, seed: int) -> tuple[Net
         return load_netx(net), np.clip(image[None] + jitter, 0, None), 16
     torch.manual_seed(seed)
     model = create_model(name, kind="snn", num_classes=10, input_shape=(1, 8, 8))
-    graph = load_netx(model.export_hdf5(tmp / f"{name}.net"))
+    graph = load_netx(export_netx(model, tmp / f"{name}.net"))
     depth = max(depths(graph).values())
     steps = 16 if name == "digitnet" else 3 * depth + 3
     split = load_digits_split(seed=0)

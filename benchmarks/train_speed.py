@@ -33,7 +33,7 @@ from neuromap.data.digits import load_digits_split
 from neuromap.data.encode import rate_encode
 from neuromap.models import create_model
 from neuromap.models.digitnet import import_slayer
-from neuromap.models.lower import slayer_layer_spikes
+from neuromap.netx.lower import slayer_layer_spikes
 
 FAMILIES = ["squeezenet", "squeezenet_p", "shufflenetv2", "mnasnet", "mixnet"]
 

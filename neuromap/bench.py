@@ -25,7 +25,6 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-import neuromap
 from neuromap.errors import HelpFormatter, NeuromapError, run_cli
 from neuromap.outputs import check_folder
 from neuromap.provenance import training_fingerprint
@@ -265,7 +264,7 @@ def hardware_columns(snn: torch.nn.Module, spikes: np.ndarray) -> dict[str, Any]
     from neuromap.cost.measure import hardware_summary
     from neuromap.hw.profile import load_profile
     from neuromap.models.checkpoint import snn_output_counts
-    from neuromap.models.lower import lower_snn
+    from neuromap.netx.lower import lower_snn
     from neuromap.sim.activity import depths
 
     graph = lower_snn(snn)

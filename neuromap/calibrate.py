@@ -11,7 +11,6 @@ import argparse
 import csv
 import math
 import os
-import sys
 import sysconfig
 import tempfile
 from dataclasses import dataclass, replace
@@ -184,7 +183,7 @@ def measure(row: Row, base: HardwareProfile, strategy: str = "layerwise",
     mapping = map_network(graph, base, strategy).mapping
     data, steps = load_input(graph, row)
     if simulate is None:  # the fast engine: bit for bit what Lava computes (tests/test_fast_engine.py)
-        from .sim.fast import simulate_fast as simulate
+        from .sim.fast import simulate_fast as simulate  # torch only when this CLI simulates
     activity = simulate(graph, data, steps=steps)
     events = apply_counts(account(graph, mapping, activity), row)
     return Measured(row, graph, mapping, events)

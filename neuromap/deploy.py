@@ -7,6 +7,7 @@ Each stage is a plain function (``deploy(...)`` chains them); this module only p
 arguments, picks inputs and writes files."""
 from __future__ import annotations
 
+import json
 import sys
 import time
 from dataclasses import dataclass
@@ -17,16 +18,24 @@ import numpy as np
 
 from .cost import account, estimate_cost
 from .cost.measure import measure_fast, output_counts
+from .data.digits import load_digits_split
+from .data.encode import rate_encode
 from .errors import CliParser, NeuromapError, float_in, int_in, run_cli
 from .graph import NetworkGraph
 from .hw.profile import available_profiles, load_profile, profile_path
 from .interop.model_file import read_model
 from .mapper import STRATEGIES, map_network
+from .mapper.mapping import mapping_from_dict
+from .mapper.resources import neuron_core_usage
 from .outputs import check_file, check_folder, safe_name
+from .sim.activity import depths
 from .report import build_report, known_error_text, summary_of, write_json_atomic, write_report
 from .provenance import file_sha256, versions
 from .twin import cnn_twin
 from .validate import WEIGHT_LIMIT, add_limit_options, set_limits
+
+#: largest --mapping file read (a mapping lists one core number per neuron)
+MAX_MAPPING_BYTES = 512 << 20
 
 INPUT_HELP = """\
 --input X.npy layout (NumPy .npy, no pickles): the input layer's shape in NetX order
@@ -83,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"hardware profile: {', '.join(available_profiles())} or a YAML path")
     parser.add_argument("--strategy", choices=STRATEGIES, default="layerwise",
                         help="mapper: layerwise (Intel-style tiles, default) or graph (traffic-aware)")
+    parser.add_argument("--mapping", type=Path, help="use this mapping (written by python -m neuromap.map "
+                        "--out) instead of mapping again; it is checked against the model and the profile")
     parser.add_argument("--seed", type=int_in(0, 2**32 - 1), default=0,
                         help="seed for random input spikes")
     parser.add_argument("--out", type=Path, default=Path("hw_reports"), help="reports folder")
@@ -94,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     model = args.model or newest_model(args.models_dir)
     # every output checked before minutes of simulation; the report folder is named safely
-    inputs = [model, args.input, profile_path(args.profile)]
+    inputs = [model, args.input, args.mapping, profile_path(args.profile)]
     folder = args.out / safe_name(model.stem)
     check_folder(args.out, "--out", inputs)
     check_folder(folder, "--out", inputs, replaced=True)
@@ -102,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = deploy(model, profile=args.profile, samples=args.samples, input_path=args.input,
                     steps=args.steps, seed=args.seed, progress=not args.quiet, strategy=args.strategy,
                     engine=args.engine, verify=args.verify, batch_size=args.batch_size, threads=args.threads,
-                    dt=args.dt, command=["python", "-m", "neuromap.deploy",
+                    dt=args.dt, mapping_path=args.mapping, command=["python", "-m", "neuromap.deploy",
                                          *(sys.argv[1:] if argv is None else list(argv))])
     folder = write_report(report, folder)
     if args.summary_json:
@@ -114,15 +125,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 def deploy(model: Path, profile: str = "loihi2", samples: int | None = None, input_path: Path | None = None,
            steps: int | None = None, seed: int = 0, progress: bool = False, strategy: str = "layerwise",
            engine: str = "fast", verify: int = 1, batch_size: int | None = None,
-           threads: int | None = 1, dt: float | None = None,
+           threads: int | None = 1, dt: float | None = None, mapping_path: Path | None = None,
            command: list[str] | None = None) -> dict[str, Any]:
-    """Load (NetX or NIR, ``dt`` for NIR as in ``read_model``), map, simulate, account and cost
+    """Load (NetX or NIR, ``dt`` for NIR as in ``read_model``), map (or read the mapping at
+    ``mapping_path`` and check it against the model and the profile), simulate, account and cost
     one model; returns the report dict (``command``: the command line recorded in its provenance)."""
     graph = read_model(model, dt)
     prof = load_profile(profile)
     t0 = time.perf_counter()
-    mapped = map_network(graph, prof, strategy)
-    mapping = mapped.mapping
+    if mapping_path is not None:
+        mapping = read_mapping(mapping_path, graph, prof)
+        usage = neuron_core_usage(graph, mapping.assignment, mapping.num_cores, prof)
+    else:
+        mapped = map_network(graph, prof, strategy)
+        mapping, usage = mapped.mapping, mapped.usage
     map_s = time.perf_counter() - t0
     if samples is None and (engine == "lava"):
         samples = 20
@@ -135,7 +151,7 @@ def deploy(model: Path, profile: str = "loihi2", samples: int | None = None, inp
     t0 = time.perf_counter()
     verification = None
     if engine == "lava":
-        from .sim.lava import simulate_lava
+        from .sim.lava import simulate_lava  # Lava only when asked for
         activity = simulate_lava(graph, inputs.data, steps=inputs.steps, progress=progress)
         events = account(graph, mapping, activity)
         out_counts = output_counts(graph, activity)
@@ -170,14 +186,32 @@ def deploy(model: Path, profile: str = "loihi2", samples: int | None = None, inp
     if ref is not None:
         extra["agreement_with_slayer"] = float(np.mean(pred == np.argmax(ref, axis=1)))
         extra["output_counts_equal_slayer"] = float(np.mean(np.all(ref == out_counts, axis=1)))
-    return build_report(graph, mapping, events, cost, extra, usage=mapped.usage, profile=prof)
+    return build_report(graph, mapping, events, cost, extra, usage=usage, profile=prof)
+
+
+def read_mapping(path: Path, graph: NetworkGraph, profile: Any) -> Any:
+    """The mapping a ``map --out`` JSON file holds, checked against ``graph`` and ``profile``."""
+    if not path.is_file():
+        raise NeuromapError(f"--mapping {path} does not exist; write one with python -m neuromap.map --out")
+    if path.stat().st_size > MAX_MAPPING_BYTES:
+        raise NeuromapError(f"--mapping {path} is over {MAX_MAPPING_BYTES >> 20} MiB; a mapping of a model "
+                            f"within the size limits is far smaller")
+    try:
+        data = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise NeuromapError(f"--mapping {path} is not valid JSON ({str(exc)[:80]}); write it again with "
+                            f"python -m neuromap.map --out") from None
+    try:
+        return mapping_from_dict(data, graph, profile)
+    except NeuromapError as exc:
+        raise NeuromapError(f"--mapping {path}: {exc}") from None
 
 
 def verify_against_lava(graph: NetworkGraph, mapping: Any, inputs: Inputs, fast: Any,
                         progress: bool) -> dict[str, Any]:
     """Run the samples the fast engine kept through Lava: spikes that differ at any layer and step,
     and whether the per-core counts are the same."""
-    from .sim.lava import simulate_lava
+    from .sim.lava import simulate_lava  # Lava only when verifying
 
     n = fast.samples
     t0 = time.perf_counter()
@@ -203,8 +237,6 @@ def choose_inputs(graph: NetworkGraph, samples: int | None, input_path: Path | N
     if input_path is not None:
         return _file_inputs(graph, input_path, samples, steps)
     if meta.get("dataset") == "digits":
-        from .data.digits import load_digits_split
-        from .data.encode import rate_encode
         split = load_digits_split(seed=int(meta.get("seed", 0)))
         T = int(steps or meta["timesteps"])
         n = len(split.y_test) if samples is None else min(samples, len(split.y_test))
@@ -260,8 +292,8 @@ def slayer_reference(graph: NetworkGraph, inputs: Inputs) -> np.ndarray | None:
     run_dir = meta.get("run_dir")
     if inputs.nchwt is None or not run_dir or not Path(run_dir).is_dir():
         return None
+    # torch only when the model file names the run folder of its SLAYER model
     from .models.checkpoint import load_snn_from_run, snn_output_counts
-    from .sim.activity import depths
     model, _ = load_snn_from_run(Path(run_dir))
     # Lava's output window for a sample ends `depth` steps after its input does (one step per
     # synapse); SLAYER's delay_shift truncates at T, so give it the same zero tail.

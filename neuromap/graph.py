@@ -15,14 +15,23 @@ Conventions
 * Conv edge weights are ``(c_out, kx, ky, c_in / groups)`` exactly as Lava's Conv takes them;
   stride, padding and dilation are ``(x, y)`` pairs.
 * Weights are the integer mantissas stored in the file (as float64 holding integers).
+
+A NetworkGraph checks its structure when it is built (names unique, kinds from ``LAYER_KINDS`` and
+``EDGE_KINDS``, shapes, edges between existing layers, weight shapes consistent with the layers they
+join) and raises one NeuromapError naming the layer; ``neuromap.validate`` adds the value checks
+(numbers, neuron parameters, size limits) a file from outside needs.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from numbers import Integral
 from typing import Any, Mapping
 
 import numpy as np
 
+from .errors import NeuromapError
+
+#: The closed sets of layer and edge kinds: every stage handles exactly these.
 LAYER_KINDS = ("input", "conv", "dense", "average")
 EDGE_KINDS = ("dense", "conv", "average")
 
@@ -87,24 +96,39 @@ class Edge:
 
 @dataclass(frozen=True)
 class NetworkGraph:
-    """Layers in topological order plus the edges between them."""
+    """Layers in topological order plus the edges between them; the structure is checked on
+    construction (``check_structure``), and layers and edges are indexed by layer name."""
 
     name: str
     layers: tuple[Layer, ...]
     edges: tuple[Edge, ...]
     meta: Mapping[str, Any] = field(default_factory=dict)
+    _index: Mapping[str, Layer] = field(init=False, repr=False, compare=False)
+    _in: Mapping[str, tuple[Edge, ...]] = field(init=False, repr=False, compare=False)
+    _out: Mapping[str, tuple[Edge, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", tuple(self.layers))
+        object.__setattr__(self, "edges", tuple(self.edges))
+        index = check_structure(self.name, self.layers, self.edges)
+        ins: dict[str, list[Edge]] = {n: [] for n in index}
+        outs: dict[str, list[Edge]] = {n: [] for n in index}
+        for e in self.edges:
+            ins[e.dst].append(e)
+            outs[e.src].append(e)
+        object.__setattr__(self, "_index", index)
+        object.__setattr__(self, "_in", {n: tuple(v) for n, v in ins.items()})
+        object.__setattr__(self, "_out", {n: tuple(v) for n, v in outs.items()})
 
     def layer(self, name: str) -> Layer:
-        for lay in self.layers:
-            if lay.name == name:
-                return lay
-        raise KeyError(name)
+        """The layer called ``name`` (KeyError when there is none)."""
+        return self._index[name]
 
     def in_edges(self, name: str) -> tuple[Edge, ...]:
-        return tuple(e for e in self.edges if e.dst == name)
+        return self._in.get(name, ())
 
     def out_edges(self, name: str) -> tuple[Edge, ...]:
-        return tuple(e for e in self.edges if e.src == name)
+        return self._out.get(name, ())
 
     @property
     def input_layer(self) -> Layer:
@@ -123,9 +147,68 @@ class NetworkGraph:
         return sum(synapse_count(self, e) for e in self.edges if e.kind != "average")
 
 
+def check_structure(graph: str, layers: tuple[Layer, ...], edges: tuple[Edge, ...]) -> dict[str, Layer]:
+    """The IR's invariants: unique layer names, kinds from ``LAYER_KINDS`` / ``EDGE_KINDS``, shapes of
+    1 to 3 positive whole numbers ((x, y, c) for conv layers), biases in the layer's shape, edges
+    between existing layers, dense and average weights ``(dst neurons, src neurons)``, conv weights
+    that fit the source's channels and give the destination's shape, delays in the weight's shape.
+    Returns the layers by name; raises one NeuromapError naming the layer or edge."""
+    index: dict[str, Layer] = {}
+    for i, lay in enumerate(layers):
+        if not isinstance(lay, Layer):
+            raise NeuromapError(f"{graph}: layer {i} is a {type(lay).__name__}, not a Layer")
+        where = f"{graph}: layer {lay.name}"
+        if not isinstance(lay.name, str) or not lay.name:
+            raise NeuromapError(f"{graph}: layer {i} needs a name (a non-empty string)")
+        if lay.name in index:
+            raise NeuromapError(f"{graph}: two layers are named {lay.name!r}; layer names must be unique")
+        if lay.kind not in LAYER_KINDS:
+            raise NeuromapError(f"{where}: kind {lay.kind!r} is not one of {', '.join(LAYER_KINDS)}")
+        shape = lay.shape
+        if not isinstance(shape, tuple) or not 1 <= len(shape) <= 3 or \
+                not all(isinstance(v, Integral) and not isinstance(v, bool) and v > 0 for v in shape):
+            raise NeuromapError(f"{where}: shape {shape!r} must be 1 to 3 positive whole numbers")
+        if lay.kind == "conv" and len(shape) != 3:
+            raise NeuromapError(f"{where}: a conv layer needs an (x, y, c) shape, got {shape}")
+        if lay.bias is not None and np.shape(lay.bias) != tuple(shape):
+            raise NeuromapError(f"{where}: bias of shape {np.shape(lay.bias)} does not fit the layer {shape}")
+        index[lay.name] = lay
+    for e in edges:
+        if not isinstance(e, Edge):
+            raise NeuromapError(f"{graph}: an edge is a {type(e).__name__}, not an Edge")
+        where = f"{graph}: edge {e.src} -> {e.dst}"
+        if e.src not in index or e.dst not in index:
+            raise NeuromapError(f"{where} names a layer that does not exist")
+        if e.kind not in EDGE_KINDS:
+            raise NeuromapError(f"{where}: kind {e.kind!r} is not one of {', '.join(EDGE_KINDS)}")
+        src, dst = index[e.src], index[e.dst]
+        w = np.shape(e.weight)
+        if e.kind in ("dense", "average"):
+            if w != (dst.size, src.size):
+                raise NeuromapError(f"{where}: weight {w} must be ({dst.size}, {src.size})")
+        else:
+            geometry = (e.stride, e.padding, e.dilation)
+            if not all(isinstance(p, tuple) and len(p) == 2 and all(isinstance(v, Integral) for v in p)
+                       for p in geometry) or not isinstance(e.groups, Integral) or \
+                    min(e.stride) < 1 or min(e.dilation) < 1 or min(e.padding) < 0 or e.groups < 1:
+                raise NeuromapError(f"{where}: stride and dilation must be pairs of whole numbers >= 1, "
+                                    f"padding >= 0, groups >= 1")
+            if len(src.shape) != 3 or len(dst.shape) != 3 or len(w) != 4:
+                raise NeuromapError(f"{where}: a conv edge joins (x, y, c) layers with a 4-D weight")
+            if w[3] * e.groups != src.shape[2] or w[0] % e.groups:
+                raise NeuromapError(f"{where}: weight {w} with groups={e.groups} does not fit "
+                                    f"{src.shape[2]} input channels")
+            if conv_output_shape(src.shape, e) != tuple(dst.shape):
+                raise NeuromapError(f"{where}: the convolution gives {conv_output_shape(src.shape, e)} "
+                                    f"but {dst.name} is {dst.shape}")
+        if e.delay is not None and np.shape(e.delay) != w:
+            raise NeuromapError(f"{where}: delays {np.shape(e.delay)} must have the weight's shape {w}")
+    return index
+
+
 def conv_output_shape(in_shape: tuple[int, ...], edge: Edge) -> tuple[int, int, int]:
     """Output (x, y, c) of a conv edge applied to an (x, y, c) input."""
-    c_out, kx, ky, _ = edge.weight.shape
+    c_out, kx, ky, _ = np.shape(edge.weight)
     out = []
     for size, k, s, p, d in zip(in_shape[:2], (kx, ky), edge.stride, edge.padding, edge.dilation):
         out.append((size + 2 * p - d * (k - 1) - 1) // s + 1)

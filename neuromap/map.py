@@ -21,7 +21,8 @@ import numpy as np
 from .errors import CliParser, NeuromapError, float_in, int_in, run_cli
 from .hw.profile import available_profiles, load_profile, profile_path
 from .interop.model_file import read_model
-from .mapper import STRATEGIES, MapResult, map_network
+from .mapper import STRATEGIES, MapOptions, MapResult, map_network
+from .mapper.mapping import mapping_to_dict
 from .outputs import check_file
 from .report import write_json_atomic
 from .validate import add_limit_options, set_limits
@@ -55,7 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     graph = read_model(args.model, args.dt)
     profile = load_profile(args.profile)
     activity = load_activity(args.activity) if args.activity else None
-    res = map_network(graph, profile, args.strategy, activity, seed=args.seed, unit_factor=args.unit_factor)
+    res = map_network(graph, profile, args.strategy, MapOptions(seed=args.seed, unit_factor=args.unit_factor),
+                      activity=activity)
     summary = res.summary()
     summary["model"] = str(args.model)
     if args.summary_json:
@@ -87,14 +89,14 @@ def load_activity(path: Path) -> dict[str, np.ndarray]:
 
 
 def mapping_json(res: MapResult, summary: dict[str, Any]) -> dict[str, Any]:
-    m = res.mapping
-    assert m is not None
-    return {"summary": summary,
-            "cores": [{"core": c.index, "chip": c.chip, "tile": [c.tile_x, c.tile_y], "layers": list(c.layers),
-                       "neurons": c.neurons, "memory_words": float(res.usage.memory[c.index]),
-                       "input_axons": float(res.usage.axons[c.index]),
-                       "output_routes": float(res.usage.routes[c.index])} for c in m.cores],
-            "assignment": {k: v.tolist() for k, v in m.assignment.items()}}
+    """The mapping as ``deploy --mapping`` reads it back (``mapper.mapping.mapping_to_dict``), with
+    the summary and each core's resource use beside it."""
+    out = mapping_to_dict(res.mapping, res.graph.name)
+    for c in out["cores"]:
+        i = c["core"]
+        c.update(memory_words=float(res.usage.memory[i]), input_axons=float(res.usage.axons[i]),
+                 output_routes=float(res.usage.routes[i]))
+    return {**out, "summary": summary}
 
 
 REGISTERS = (("AxonIn", "axon_in"), ("NeuronGr", "neuron_groups"), ("Neurons", "neurons"),

@@ -5,13 +5,13 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
+import neuromap
+
 PACKAGES = ("numpy", "torch", "lava-nc", "lava-dl", "h5py", "scikit-learn", "matplotlib", "jinja2")
 
 
 def versions() -> dict[str, str]:
     """Python and installed package versions ('unknown' for one that is not installed)."""
-    import neuromap
-
     out = {"python": platform.python_version(), "neuromap": neuromap.__version__}
     for dist in PACKAGES:
         try:
@@ -27,8 +27,6 @@ def training_fingerprint() -> str:
     a results table is rebuilt only from runs whose fingerprint is the current one."""
     import hashlib
     from pathlib import Path
-
-    import neuromap
 
     root = Path(neuromap.__file__).parent
     h = hashlib.sha256()

@@ -33,6 +33,7 @@ from neuromap.models import create_model, list_models
 from neuromap.models.calibrate import set_surrogate_scales, set_surrogate_width, surrogate_scales
 from neuromap.models.digitnet import topology_to_dicts
 from neuromap.models.recipe import window
+from neuromap.netx.export import export_netx
 from neuromap.provenance import training_fingerprint, versions as _versions
 from neuromap.models.checkpoint import (
     atomic_torch_save,
@@ -888,7 +889,7 @@ def fit_run(model: str, dataset: str = "digits", *, kind: str = "both", epochs: 
         return {"config": config, "metrics": metrics, "models": models, "run_dir": run_dir,
                 "export": export_path if do_export else None}
     if do_export:
-        models["snn"].export_hdf5(export_path, {
+        export_netx(models["snn"], export_path, {
             "name": name, "model": model, "kind": "snn", "dataset": dataset,
             "num_classes": data.num_classes, "input_shape": list(data.input_shape),
             "timesteps": int(timesteps), "encoding": "rate", "max_level": data.max_level,

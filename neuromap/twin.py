@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from .data.digits import load_digits_split
 from .errors import NeuromapError
 from .graph import NetworkGraph
 from .metrics.energy import PRESETS, energy_mj
@@ -24,10 +25,12 @@ def cnn_twin(graph: NetworkGraph, samples: int) -> dict[str, Any] | None:
     run_dir = Path(str(meta.get("run_dir", "")))
     if not meta.get("run_dir") or not (run_dir / "cnn.pt").is_file() or not (run_dir / "config.json").is_file():
         return None
-    import torch  # heavy: only for a network whose run folder holds a CNN twin
+    # torch (through the model metrics and checkpoints) only for a network whose run folder holds
+    # a CNN twin: deploy on a plain NetX or NIR file never imports it
+    import torch
 
-    from .metrics import count_macs
-    from .models.checkpoint import build_from_config, load_config, safe_torch_load
+    from .metrics import count_macs  # torch, as above
+    from .models.checkpoint import build_from_config, load_config, safe_torch_load  # torch, as above
 
     config = load_config(run_dir)
     cnn = build_from_config(config, "cnn")
@@ -44,7 +47,6 @@ def cnn_twin(graph: NetworkGraph, samples: int) -> dict[str, Any] | None:
                            "presets": {k: {"mac_pj": p.mac_pj, "ac_pj": p.ac_pj, "source": p.source}
                                        for k, p in PRESETS.items()}}
     if meta.get("dataset") == "digits":
-        from .data.digits import load_digits_split
         split = load_digits_split(seed=int(meta.get("seed", 0)))
         n = min(samples, len(split.y_test))
         x = torch.from_numpy(split.x_test[:n].astype(np.float32) / split.max_level)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from neuromap.cost import account, estimate_cost
-from neuromap.cost.accounting import fanin_sum, reach_mask
+from neuromap.geometry import fanin_sum, reach_mask
 from neuromap.graph import Edge, conv_output_shape
 from neuromap.hw.profile import load_profile
 from neuromap.mapper import map_layerwise

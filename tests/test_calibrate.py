@@ -15,6 +15,7 @@ from neuromap.errors import run_cli
 from neuromap.models import create_model
 from neuromap.models.calibrate import calibrate_snn, layer_rates
 from neuromap.models.checkpoint import safe_torch_load
+from neuromap.netx.export import export_netx
 
 
 def _digits(n: int, timesteps: int) -> torch.Tensor:
@@ -54,9 +55,9 @@ def test_calibration_keeps_the_lava_neuron_and_8bit_weights(sqp: tuple[torch.nn.
 
     snn, x = sqp
     calibrate_snn(snn, x, target_rate=0.1)
-    path = snn.export_hdf5(tmp_path / "cal.net")
+    path = export_netx(snn, tmp_path / "cal.net")
     fresh = create_model("squeezenet_p", kind="snn", num_classes=10, input_shape=(1, 8, 8))
-    ref = fresh.export_hdf5(tmp_path / "ref.net")
+    ref = export_netx(fresh, tmp_path / "ref.net")
     with h5py.File(path, "r") as fh, h5py.File(ref, "r") as fr:
         layers = sorted(k for k in fh["layer"] if "weight" in fh["layer"][k])
         assert len(layers) == 11  # stem, 8 Fire convs, classifier, dense readout

@@ -13,8 +13,9 @@ from neuromap.errors import NeuromapError
 from neuromap.models import create_model
 from neuromap.models.blocks import ConvUnit, Residual
 from neuromap.models.convert import activation_scales, balance_rates, convert, convert_into, relu_twin
-from neuromap.models.lower import lava_mismatches
+from neuromap.netx.lower import lava_mismatches
 from neuromap.models.norm import BIAS_SCALE, W_MAX
+from neuromap.netx.export import export_netx
 from neuromap.netx.load import load_netx
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -110,7 +111,7 @@ def test_converted_twin_runs_in_lava_spike_for_spike(tmp_path: Path, family: str
     snn = small(family)
     x = _rates(4, 32)
     convert(snn, ann, x, _spikes(x[:16], 40))
-    graph = load_netx(snn.export_hdf5(tmp_path / "m.net"))
+    graph = load_netx(export_netx(snn, tmp_path / "m.net"))
     assert any(lay.bias is not None and np.any(lay.bias != 0) for lay in graph.layers)
     spikes = _spikes(_rates(5, 1), 32).numpy()
     act = simulate_lava(graph, spikes.transpose(0, 3, 2, 1, 4))

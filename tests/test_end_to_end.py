@@ -40,7 +40,7 @@ def test_deploy_agrees_with_slayer(trained):
     assert v["samples"] == 3 and v["spike_mismatches"] == 0 and v["per_core_counts_equal"] is True
     assert s["agreement_with_slayer"] == 1.0
     assert s["output_counts_equal_slayer"] == 1.0
-    assert 0.0 <= s["accuracy"] <= 1.0
+    assert s["accuracy_samples"] == 450 and s["accuracy"] == s["accuracy_correct"] / 450
     assert s["input"].startswith("digits test split")
     report = json.loads((root / "reports" / "tiny" / "report.json").read_text())
     assert sum(c["neurons"] for c in report["per_core"]) == report["neurons"]

@@ -14,8 +14,9 @@ import torch
 from neuromap.errors import NeuromapError
 from neuromap.graph import NetworkGraph
 from neuromap.models import create_model
-from neuromap.models.lower import lava_mismatches, lower_snn
+from neuromap.netx.lower import lava_mismatches, lower_snn
 from neuromap.models.squeezenet import _build as build_squeezenet
+from neuromap.netx.export import export_netx
 from neuromap.netx.load import load_netx
 from neuromap.netx.write import write_netx
 
@@ -66,7 +67,7 @@ def same_graph(a: NetworkGraph, b: NetworkGraph) -> None:
 def test_every_family_exports_and_loads_back_identically(tmp_path: Path, family: str) -> None:
     model = small(family)
     graph = lower_snn(model)
-    path = model.export_hdf5(tmp_path / f"{family}.net")
+    path = export_netx(model, tmp_path / f"{family}.net")
     loaded = load_netx(path)
     assert loaded.layers[0].name == "input"
     same_graph(graph, loaded)
@@ -100,7 +101,7 @@ def test_residual_is_a_lagged_identity_edge() -> None:
 def test_stock_netx_refuses_a_graph_file_loudly(tmp_path: Path) -> None:
     from lava.lib.dl.netx.hdf5 import Network
 
-    path = small("mnasnet").export_hdf5(tmp_path / "m.net")
+    path = export_netx(small("mnasnet"), tmp_path / "m.net")
     with pytest.raises(NotImplementedError, match="concat"), contextlib.redirect_stdout(io.StringIO()):
         Network(net_config=str(path))
 
@@ -133,7 +134,7 @@ def test_shipped_networks_round_trip_and_stay_stock_loadable(tmp_path: Path, rel
 # ------------------------------------------------------------------ bad graph files
 @pytest.fixture()
 def graph_file(tmp_path: Path) -> Path:
-    return small("mnasnet").export_hdf5(tmp_path / "g.net")
+    return export_netx(small("mnasnet"), tmp_path / "g.net")
 
 
 def _first_join(f: h5py.File) -> str:
@@ -205,7 +206,7 @@ def test_lava_equals_slayer_at_every_layer(tmp_path: Path, family: str) -> None:
     from neuromap.sim.lava import simulate_lava
 
     model = small(family, seed=1)
-    graph = load_netx(model.export_hdf5(tmp_path / "m.net"))
+    graph = load_netx(export_netx(model, tmp_path / "m.net"))
     rng = np.random.default_rng(1)
     x = (rng.random((1, 1, 8, 8, 32)) < 0.3).astype(np.float32)
     act = simulate_lava(graph, x.transpose(0, 3, 2, 1, 4))
@@ -226,7 +227,7 @@ def test_zoo_graphs_round_trip_through_nir_and_the_export_cli(tmp_path: Path, fa
     from neuromap.errors import run_cli
 
     model = small(family)
-    net = model.export_hdf5(tmp_path / "m.net")
+    net = export_netx(model, tmp_path / "m.net")
     assert run_cli(export.main, ["--model", str(net), "--to", "nir", "--out", str(tmp_path / "m.nir")]) == 0
     assert run_cli(export.main, ["--model", str(tmp_path / "m.nir"), "--to", "netx",
                                  "--out", str(tmp_path / "back.net")]) == 0
@@ -246,7 +247,7 @@ def test_deploy_runs_a_graph_model_and_agrees_with_its_slayer_twin(tmp_path: Pat
     run = tmp_path / "run"
     save_checkpoint(run, model, {"model": "shufflenetv2", "kind": "snn", "num_classes": 10,
                                  "input_shape": [1, 8, 8], "model_kwargs": kwargs})
-    net = model.export_hdf5(tmp_path / "shuffle.net", {"dataset": "digits", "timesteps": 16, "max_level": 16,
+    net = export_netx(model, tmp_path / "shuffle.net", {"dataset": "digits", "timesteps": 16, "max_level": 16,
                                                         "seed": 0, "run_dir": str(run)})
     code, s = run_deploy(net, tmp_path, 2)
     assert code == 0

@@ -99,10 +99,7 @@ def pilotnet_maps(pilotnet):
 def test_pilotnet_layerwise_reproduces_intel(pilotnet_maps):
     res = pilotnet_maps["layerwise"]
     rows = {r["name"]: r for r in res.summary()["per_layer"]}
-    for name, (width, cores) in INTEL_PILOTNET.items():
-        assert abs(rows[name]["cores"] - cores) <= 1, name
-    assert abs(res.n_cores - 74) <= 3
-    # what we actually get: Intel's table exactly, tile for tile
+    # Intel's table exactly, tile for tile
     assert [rows[n]["cores"] for n in INTEL_PILOTNET] == [c for _, c in INTEL_PILOTNET.values()]
     assert [rows[n]["tile"] for n in ("input0", "conv1", "conv2", "conv3", "conv4", "conv5")] == [
         [16, 66, 3], [4, 32, 24], [4, 15, 36], [8, 7, 48], [8, 4, 64], [16, 2, 64]]

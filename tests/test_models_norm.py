@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from neuromap.models.lower import lava_mismatches
+from neuromap.netx.lower import lava_mismatches
 from neuromap.models.norm import BIAS_SCALE, W_MAX, ChannelNorm, attach_norm, fold_norm, has_norm
+from neuromap.netx.export import export_netx
 from neuromap.netx.load import load_netx
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -82,7 +83,7 @@ def test_folded_twin_runs_in_lava_spike_for_spike(tmp_path: Path, family: str) -
     from neuromap.sim.lava import simulate_lava
 
     model = _normalised(family)
-    graph = load_netx(model.export_hdf5(tmp_path / "m.net"))
+    graph = load_netx(export_netx(model, tmp_path / "m.net"))
     assert any(lay.bias is not None and np.any(lay.bias != 0) for lay in graph.layers)
     assert any(float(lay.neuron.params["vThMant"]) != 80 for lay in graph.layers[1:] if lay.neuron)
     x = _spikes(1, n=1).numpy()

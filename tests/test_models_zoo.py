@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from neuromap.errors import NeuromapError
 from neuromap.models import create_model, list_models
+from neuromap.netx.export import export_netx
 from neuromap.models.blocks import ConvUnit, MultiKernelConv2d, conv_macs, count_parameters, kernel_mask
 
 ZOO = ["squeezenet", "squeezenet_p", "shufflenetv2", "mnasnet", "mixnet"]
@@ -24,7 +25,6 @@ def test_squeezenet_cnn_parameter_count_matches_reference(classes: int, expected
     shape = (3, 64, 64) if classes == 200 else (3, 32, 32)
     model = create_model("squeezenet", kind="cnn", num_classes=classes, input_shape=shape)
     n = count_parameters(model)
-    assert abs(n - expected) <= 0.02 * expected
     assert n == expected  # conv biases + BN everywhere, classifier conv with bias, as the reference
     assert n == sum(p.numel() for p in model.parameters())  # mixed kernels stored at true sizes
 
@@ -101,8 +101,8 @@ def test_cnn_twins_at_cifar_and_tinyimagenet_sizes(name: str, shape: tuple, clas
 
 def test_cnn_twin_refuses_export(tmp_path: Path) -> None:
     cnn = create_model("mnasnet", kind="cnn", input_shape=(1, 8, 8))
-    with pytest.raises(NeuromapError, match="only the SNN twin exports"):
-        cnn.export_hdf5(tmp_path / "m.net")
+    with pytest.raises(NeuromapError, match="not a SLAYER SNN"):
+        export_netx(cnn, tmp_path / "m.net")
     assert not (tmp_path / "m.net").exists()
 
 
@@ -111,7 +111,7 @@ def test_squeezenet_p_exports_and_stock_netx_loads_it(tmp_path: Path) -> None:
 
     torch.manual_seed(0)
     snn = create_model("squeezenet_p", kind="snn", num_classes=10, input_shape=(1, 8, 8))
-    path = snn.export_hdf5(tmp_path / "sqp.net")
+    path = export_netx(snn, tmp_path / "sqp.net")
     net = Network(net_config=str(path))
     # stem, 4 Fire modules x (squeeze, expand), classifier, flatten folded, readout dense
     assert len(net.layers) == 1 + 8 + 1 + 1

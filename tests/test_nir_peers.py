@@ -158,7 +158,7 @@ def test_export_takes_from_rockpool(tmp_path, capsys):
     assert not (tmp_path / "n.net").exists() and not (tmp_path / "x.nir").exists()
 
 
-def rockpool_like(dt2: float = 1e-3) -> "nir.NIRGraph":
+def rockpool_like(dt2: float = 1e-3) -> object:
     """Two layers as Rockpool's to_nir writes them: a LIFTorch (CubaLIF) at dt = 1e-3 and a
     LIFNeuronTorch (LIF) whose r states ``dt2``."""
     import nir

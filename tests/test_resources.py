@@ -177,7 +177,7 @@ def test_unit_counts_equal_neuron_counts(net, profile, strategy):
     prof = load_profile(profile)
     rng = np.random.default_rng(0)
     act = Activity({lay.name: (rng.random((2, 3, lay.size)) < 0.3).astype(np.int32) for lay in g.layers}, 3)
-    res = map_network(g, prof, strategy, act)
+    res = map_network(g, prof, strategy, activity=act)
     exact = neuron_core_usage(g, res.mapping.assignment, res.n_cores, prof)
     assert np.array_equal(exact.memory, res.usage.memory) or not prof.conv_weight_sharing
     assert np.array_equal(exact.axons, res.usage.axons)

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..graph import Edge, NetworkGraph, conv_output_shape
+from ..geometry import fanin_sum, reach_mask
+from ..graph import Edge, NetworkGraph
 from ..mapper.mapping import Mapping
 from ..sim.activity import Activity
 
@@ -123,68 +124,6 @@ def account(graph: NetworkGraph, mapping: Mapping, activity: Activity) -> CoreEv
     acc = EventAccumulator(graph, mapping)
     acc.add(activity)
     return acc.result()
-
-
-def fanin_sum(pre: np.ndarray, edge: Edge, src_shape: tuple[int, ...],
-              dst_shape: tuple[int, ...]) -> np.ndarray:
-    """For values on the source neurons (leading axes free), the sum each destination
-    neuron receives over its structural synapses: ``(..., n_dst)``."""
-    lead = pre.shape[:pre.ndim - len(src_shape)]
-    if edge.kind in ("dense", "average"):
-        flat = pre.reshape(lead + (-1,))
-        mask = np.ones_like(edge.weight) if edge.kind == "dense" else (edge.weight != 0)
-        return flat @ mask.T.astype(np.float64)
-    X, Y, C = src_shape
-    Xo, Yo, Co = conv_output_shape(src_shape, edge)
-    G = edge.groups
-    grouped = pre.reshape(lead + (X, Y, G, C // G)).sum(axis=-1)
-    (px, py), (sx, sy), (dx, dy) = edge.padding, edge.stride, edge.dilation
-    padded = np.pad(grouped, [(0, 0)] * len(lead) + [(px, px), (py, py), (0, 0)])
-    _, kx, ky, _ = edge.weight.shape
-    out = np.zeros(lead + (Xo, Yo, G))
-    for i in range(kx):
-        for j in range(ky):
-            out += padded[..., i * dx: i * dx + sx * (Xo - 1) + 1: sx,
-                          j * dy: j * dy + sy * (Yo - 1) + 1: sy, :]
-    out = np.repeat(out, Co // G, axis=-1)
-    return out.reshape(lead + (Xo * Yo * Co,))
-
-
-def reach_mask(post_mask: np.ndarray, edge: Edge, src_shape: tuple[int, ...],
-               dst_shape: tuple[int, ...]) -> np.ndarray:
-    """Source neurons with at least one synapse onto the marked destination neurons."""
-    if edge.kind in ("dense", "average"):
-        return (edge.weight[post_mask] != 0).any(axis=0) if edge.kind == "average" \
-            else np.full(int(np.prod(src_shape)), bool(post_mask.any()))
-    Xo, Yo, Co = dst_shape
-    marked = post_mask.reshape(Xo, Yo, edge.groups, Co // edge.groups).any(axis=-1)
-    return _scatter_taps(marked, edge, src_shape)
-
-
-def conv_fanout(post_mask: np.ndarray, edge: Edge, src_shape: tuple[int, ...],
-                dst_shape: tuple[int, ...]) -> np.ndarray:
-    """For each source neuron of a conv edge, its synapses onto the marked destination neurons."""
-    Xo, Yo, Co = dst_shape
-    marked = post_mask.reshape(Xo, Yo, edge.groups, Co // edge.groups).sum(axis=-1)
-    return _scatter_taps(marked, edge, src_shape)
-
-
-def _scatter_taps(per_out: np.ndarray, edge: Edge, src_shape: tuple[int, ...]) -> np.ndarray:
-    """Every in-bounds kernel tap of a conv edge scattered back onto its input: `per_out` is
-    (x_out, y_out, groups), bool (any marked output; the taps are OR-ed) or counts (summed); the
-    result is per source neuron, in the source's C order."""
-    X, Y, C = src_shape
-    Xo, Yo, G = per_out.shape
-    (px, py), (sx, sy), (dx, dy) = edge.padding, edge.stride, edge.dilation
-    _, kx, ky, _ = edge.weight.shape
-    acc = np.zeros((X + 2 * px + (kx - 1) * dx + sx, Y + 2 * py + (ky - 1) * dy + sy, G), per_out.dtype)
-    add = np.logical_or if per_out.dtype == bool else np.add
-    for i in range(kx):
-        for j in range(ky):
-            view = acc[i * dx: i * dx + sx * (Xo - 1) + 1: sx, j * dy: j * dy + sy * (Yo - 1) + 1: sy, :]
-            add(view, per_out, out=view)
-    acc = acc[px: px + X, py: py + Y, :]
-    return np.repeat(acc, C // G, axis=-1).reshape(-1)
 
 
 def _add_traffic(traffic: np.ndarray, graph: NetworkGraph, mapping: Mapping, edge: Edge,

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from neuromap.data.cifar import load_cifar
 from neuromap.data.digits import DigitsSplit, load_digits_split
+from neuromap.data.tinyimagenet import load_tinyimagenet
 from neuromap.errors import NeuromapError
 
 DATASETS = ("digits", "cifar10", "cifar100", "tinyimagenet")
@@ -19,12 +21,8 @@ def load_dataset(name: str, data_dir: str | Path = "data", seed: int = 0, test_f
     if name == "digits":
         return load_digits_split(seed=seed, test_fraction=test_fraction)
     if name in ("cifar10", "cifar100"):
-        from neuromap.data.cifar import load_cifar
-
         return load_cifar(name, data_dir, download=download)
     if name == "tinyimagenet":
-        from neuromap.data.tinyimagenet import load_tinyimagenet
-
         if download:
             raise NeuromapError("TinyImageNet has no --download; unzip it into --data-dir yourself")
         return load_tinyimagenet(data_dir)

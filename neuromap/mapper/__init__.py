@@ -1,6 +1,6 @@
 """Mapping a NetworkGraph onto neurocores: resource model, partition, place, validate."""
 from .mapping import Core, Mapping, validate
-from .layerwise import map_layerwise
-from .api import STRATEGIES, MapResult, map_network
+from .api import STRATEGIES, MapResult, map_layerwise, map_network
+from .options import MapOptions
 
-__all__ = ["Core", "Mapping", "MapResult", "STRATEGIES", "map_layerwise", "map_network", "validate"]
+__all__ = ["Core", "MapOptions", "Mapping", "MapResult", "STRATEGIES", "map_layerwise", "map_network", "validate"]

@@ -1,8 +1,10 @@
-"""One entry point for every strategy: ``map_network(graph, profile, strategy)``.
+"""One entry point for every strategy: ``map_network(graph, profile, strategy, options)``.
 
-Returns a MapResult: the Mapping (neuron -> core, core -> chip and tile), the units and their
-assignment, exact per-core resource use, and the spike traffic with its hop cost, all counted per
-unit and class (never per synapse), so the same code runs from 1e4 to 1e8 neurons."""
+A pure function of its arguments (the tuning knobs are a frozen ``MapOptions``; nothing global is
+read or written). Returns a frozen MapResult: the Mapping (neuron -> core, core -> chip and tile),
+the units and their assignment, exact per-core resource use, and the spike traffic with its hop
+cost, all counted per unit and class (never per synapse), so the same code runs from 1e4 to 1e8
+neurons."""
 from __future__ import annotations
 
 import time
@@ -17,23 +19,16 @@ from ..hw.profile import HardwareProfile
 from .layerwise import layerwise_tilings
 from .mapping import Core, Mapping, place_linear, validate as validate_mapping
 from .metrics import Hops, Traffic, hop_traffic, unit_traffic
-from . import partition
+from .options import MapOptions
 from .partition import partition_units, refine_tilings
 from .placement import place_traffic
 from .resources import Usage, unit_core_usage
 from .units import Tiling, UnitGraph, build_unit_graph
 
 STRATEGIES = ("layerwise", "graph")
-#: fills tried by the graph strategy (share of a core the partitioner plans per block)
-FILLS = (0.97, 0.9, 0.8)
-#: below partition.FAST_UNITS units, try every fill (and unit factor 4 beside the default 8 when
-#: the default unit graph has at most ALT_FACTOR_UNITS units), keeping the valid candidate with
-#: the fewest messages; False: the first fill that fits at the default factor (as before)
-PORTFOLIO = True
-ALT_FACTOR_UNITS = 400
 
 
-@dataclass
+@dataclass(frozen=True)
 class MapResult:
     graph: NetworkGraph
     profile: HardwareProfile
@@ -52,9 +47,10 @@ class MapResult:
     spike_traffic: Traffic | None = None
     spike_hops: Hops | None = None
     mapping: Mapping | None = None
+    #: seconds per step, the chosen candidate and the partitioner's call counts (``summary``)
     timings: dict[str, float] = field(default_factory=dict)
     #: graph strategy: every valid (unit factor, fill) candidate tried, with its cores and messages
-    portfolio: list[dict[str, float]] = field(default_factory=list)
+    portfolio: tuple[dict[str, float], ...] = ()
 
     @property
     def chips(self) -> int:
@@ -126,7 +122,7 @@ class MapResult:
             "timings": self.timings,
         }
         if self.portfolio:
-            out["portfolio"] = self.portfolio
+            out["portfolio"] = list(self.portfolio)
         if self.spike_traffic is not None and self.spike_hops is not None:
             out["activity_inter_core_messages"] = float(self.spike_traffic.messages)
             out["activity_hop_weighted_traffic"] = float(self.spike_hops.total)
@@ -151,17 +147,21 @@ def activity_counts(graph: NetworkGraph, activity: Any) -> dict[str, np.ndarray]
 
 
 def map_network(graph: NetworkGraph, profile: HardwareProfile, strategy: str = "layerwise",
-                activity: Any = None, *, validate: bool = True, materialize: bool = True,
-                unit_factor: int | None = None, seed: int = 0, fill: float | None = None) -> MapResult:
+                options: MapOptions | None = None, *, activity: Any = None, validate: bool = True,
+                materialize: bool = True) -> MapResult:
     """Map ``graph`` onto ``profile``'s cores with ``strategy`` ('layerwise' or 'graph').
 
-    ``unit_factor``: the graph mapper cuts each layer-wise tile into about this many units
-    (default: 8 up to 256 layer-wise cores, 4 above, which halves the partitioning time of large
-    networks for some of the traffic gain; docs/mapping.md). Above ``partition.FAST_UNITS`` units
-    the partitioner replaces Mt-KaHyPar by cheap geometric and greedy splits where they apply.
-    Below it, the graph strategy maps a small portfolio (fills ``FILLS``; unit factor 4 too when
-    the default is 8 and gives at most ``ALT_FACTOR_UNITS`` units) and keeps the valid candidate with the fewest messages (ties: the
-    least hop-weighted traffic); ``unit_factor`` and ``fill`` pin one of them."""
+    ``options`` (default ``MapOptions()``): ``unit_factor``: the graph mapper cuts each layer-wise
+    tile into about this many units (default: 8 up to 256 layer-wise cores, 4 above, which halves
+    the partitioning time of large networks for some of the traffic gain; docs/mapping.md). Above
+    ``fast_units`` units the partitioner replaces Mt-KaHyPar by cheap geometric and greedy splits
+    where they apply. Below it, the graph strategy maps a small portfolio (fills ``fills``; unit
+    factor 4 too when the default is 8 and gives at most ``alt_factor_units`` units) and keeps the
+    valid candidate with the fewest messages (ties: the least hop-weighted traffic);
+    ``unit_factor`` and ``fill`` pin one of them. ``activity`` (an Activity or per-layer spike
+    counts) weights the traffic by spikes. ``validate``: check the Mapping with ``mapping.validate``;
+    ``materialize``: build the per-neuron Mapping (large networks can skip it)."""
+    opts = MapOptions() if options is None else options
     if strategy not in STRATEGIES:
         raise NeuromapError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
     t0 = time.perf_counter()
@@ -183,12 +183,12 @@ def map_network(graph: NetworkGraph, profile: HardwareProfile, strategy: str = "
     else:
         lw_cores = sum(t.n_units for t in lw.values())
         default = 8 if lw_cores <= 256 else 4
-        factors = [unit_factor] if unit_factor is not None else \
-            [default] + ([4] if default == 8 and PORTFOLIO else [])
+        factors = [opts.unit_factor] if opts.unit_factor is not None else \
+            [default] + ([4] if default == 8 and opts.portfolio else [])
         small = True                        # the default unit graph is small: try the other factor
-        fills = (fill,) if fill is not None else FILLS
+        fills = (opts.fill,) if opts.fill is not None else opts.fills
         t1 = time.perf_counter()
-        # the portfolio (docs/mapping.md, step 6): below partition.FAST_UNITS units every
+        # the portfolio (docs/mapping.md, step 6): below options.fast_units units every
         # (unit factor, fill) candidate is partitioned, refined and kept if it uses no more cores
         # than layer-wise; the fewest messages win, ties broken by hop-weighted traffic. Fast mode
         # (big graphs) keeps the first fill that fits, as before.
@@ -201,24 +201,24 @@ def map_network(graph: NetworkGraph, profile: HardwareProfile, strategy: str = "
             til = refine_tilings(graph, lw, f)
             ugf = build_unit_graph(graph, til, counts)
             stats["units"] = stats.get("units", 0.0) + time.perf_counter() - tu
-            fast = ugf.n_units > partition.FAST_UNITS
+            fast = ugf.n_units > opts.fast_units
             if f == factors[0]:
-                small = ugf.n_units <= ALT_FACTOR_UNITS
+                small = ugf.n_units <= opts.alt_factor_units
             elif fast:
                 continue
             for fl in fills:
-                cou, n_cores = partition_units(ugf, lw, profile, max_cores=lw_cores,
-                                               weighted=counts is not None, seed=seed, fill=fl)
-                for key, val in partition.STATS.items():
+                cou, n_cores, calls = partition_units(ugf, lw, profile, max_cores=lw_cores,
+                                                      weighted=counts is not None, fill=fl, options=opts)
+                for key, val in calls.items():
                     stats[key] = stats.get(key, 0.0) + float(val)
                 if n_cores > lw_cores:
                     continue
                 tr = unit_traffic(ugf, cou, n_cores, weighted=counts is not None)   # the objective
                 cands.append({"unit_factor": f, "fill": fl, "cores": n_cores, "messages": tr.messages,
                               "tilings": til, "units": ugf, "cou": cou, "traffic": tr, "fast": fast})
-                if fast or not PORTFOLIO:
+                if fast or not opts.portfolio:
                     break
-            if cands and (cands[-1]["fast"] or not PORTFOLIO):
+            if cands and (cands[-1]["fast"] or not opts.portfolio):
                 break
         timings.update(stats)
         if cands:
@@ -251,35 +251,39 @@ def map_network(graph: NetworkGraph, profile: HardwareProfile, strategy: str = "
         timings["placement"] = time.perf_counter() - t2
     usage = unit_core_usage(ug, cou, n_cores, profile, traffic.routes)
     hops = hop_traffic(traffic.pairs, chip, tx, ty, profile.mesh_tiles[0])
-    res = MapResult(graph, profile, strategy, tilings, ug, cou, n_cores, chip, tx, ty, usage, traffic,
-                    hops, 0.0, timings=timings)
-    res.portfolio = portfolio
+    spike_traffic = spike_hops = None
     if counts is not None:
-        res.spike_traffic = (best["traffic"] if best is not None
-                             else unit_traffic(ug, cou, n_cores, weighted=True))
-        res.spike_hops = hop_traffic(res.spike_traffic.pairs, chip, tx, ty, profile.mesh_tiles[0])
-    if materialize:
-        res.mapping = to_mapping(res)
-    res.seconds = time.perf_counter() - t0
+        spike_traffic = best["traffic"] if best is not None else unit_traffic(ug, cou, n_cores, weighted=True)
+        spike_hops = hop_traffic(spike_traffic.pairs, chip, tx, ty, profile.mesh_tiles[0])
+    mapping = to_mapping(profile, strategy, tilings, ug, cou, n_cores, (chip, tx, ty)) if materialize else None
+    seconds = time.perf_counter() - t0
     bad = usage.violations(profile)
     if bad:
         raise NeuromapError(f"{strategy} mapping breaks a budget ({bad[0]}); this is a bug")
-    if validate and res.mapping is not None:
+    if validate and mapping is not None:
         tv = time.perf_counter()
-        validate_mapping(graph, res.mapping, profile)
+        validate_mapping(graph, mapping, profile)
         timings["validate"] = time.perf_counter() - tv
-    return res
+    return MapResult(graph, profile, strategy, tilings, ug, cou, n_cores, chip, tx, ty, usage, traffic,
+                     hops, seconds, spike_traffic, spike_hops, mapping, timings, tuple(portfolio))
 
 
-def to_mapping(res: MapResult) -> Mapping:
-    ug = res.units
-    assignment = {name: res.tilings[name].expand(res.core_of_unit[ug.units_of(name)])
-                  for name in ug.layers}
-    neurons = np.bincount(res.core_of_unit, ug.unit_neurons, res.n_cores).astype(np.int64)
-    names: list[list[str]] = [[] for _ in range(res.n_cores)]
+def map_layerwise(graph: NetworkGraph, profile: HardwareProfile) -> Mapping:
+    """Layer-wise mapping, cores placed in order along the mesh (validated)."""
+    return map_network(graph, profile, "layerwise").mapping
+
+
+def to_mapping(profile: HardwareProfile, strategy: str, tilings: dict[str, Tiling], ug: UnitGraph,
+               core_of_unit: np.ndarray, n_cores: int, place: tuple[np.ndarray, np.ndarray, np.ndarray]
+               ) -> Mapping:
+    """The per-neuron Mapping of a unit assignment placed at ``place`` = (chip, tile x, tile y)."""
+    chip, tile_x, tile_y = place
+    assignment = {name: tilings[name].expand(core_of_unit[ug.units_of(name)]) for name in ug.layers}
+    neurons = np.bincount(core_of_unit, ug.unit_neurons, n_cores).astype(np.int64)
+    names: list[list[str]] = [[] for _ in range(n_cores)]
     for name in ug.layers:
-        for c in np.unique(res.core_of_unit[ug.units_of(name)]):
+        for c in np.unique(core_of_unit[ug.units_of(name)]):
             names[c].append(name)
-    cores = tuple(Core(i, int(res.chip[i]), int(res.tile_x[i]), int(res.tile_y[i]), "+".join(names[i]),
-                       int(neurons[i])) for i in range(res.n_cores))
-    return Mapping(res.profile.name, res.strategy, cores, assignment)
+    cores = tuple(Core(i, int(chip[i]), int(tile_x[i]), int(tile_y[i]), "+".join(names[i]),
+                       int(neurons[i])) for i in range(n_cores))
+    return Mapping(profile.name, strategy, cores, assignment)

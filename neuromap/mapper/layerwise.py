@@ -29,11 +29,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import NeuromapError
+from ..geometry import dims3
 from ..graph import NetworkGraph
 from ..hw.profile import HardwareProfile
-from .mapping import Mapping
+from .metrics import unit_traffic
 from .resources import tile_usage
-from .units import Tiling, dims3
+from .units import Tiling, build_unit_graph
 
 BUDGETS = ("neuron_use", "memory", "axons", "groups", "axon_map")
 
@@ -178,8 +179,6 @@ def _infeasible(graph: NetworkGraph, layer: str, tiling: Tiling, profile: Hardwa
 
 def layerwise_tilings(graph: NetworkGraph, profile: HardwareProfile) -> dict[str, Tiling]:
     """Tilings of every on-chip layer, output routes included."""
-    from .metrics import unit_traffic
-    from .units import build_unit_graph
     tilings = {lay.name: layer_tiling(graph, lay.name, profile) for lay in graph.layers if lay.on_chip}
     for _ in range(64):
         ug = build_unit_graph(graph, tilings)
@@ -207,9 +206,3 @@ def layerwise_tilings(graph: NetworkGraph, profile: HardwareProfile) -> dict[str
                 new[axis] = _shrink(tile[axis])
                 tilings[name] = layer_tiling(graph, name, profile, start=tuple(new))
     raise NeuromapError("layer-wise tiling did not converge on the output-route budget")
-
-
-def map_layerwise(graph: NetworkGraph, profile: HardwareProfile) -> Mapping:
-    """Layer-wise mapping, cores placed in order along the mesh (validated)."""
-    from .api import map_network
-    return map_network(graph, profile, "layerwise").mapping

@@ -1,14 +1,18 @@
-"""The Mapping type (neuron -> core, core -> chip and mesh position) and its validator."""
+"""The Mapping type (neuron -> core, core -> chip and mesh position), its validator, and its JSON
+form (``mapping_to_dict`` / ``mapping_from_dict``: what ``map --out`` writes and ``deploy --mapping``
+reads back, validated against the graph and the profile before use)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping as TMapping
+from numbers import Integral
+from typing import Any, Mapping as TMapping
 
 import numpy as np
 
 from ..errors import NeuromapError
 from ..graph import NetworkGraph
 from ..hw.profile import HardwareProfile
+from .resources import describe, neuron_core_usage
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,66 @@ class Mapping:
         return counts[np.unique(assign)]
 
 
+#: the ``schema`` of a mapping written by ``mapping_to_dict``
+MAPPING_SCHEMA = "neuromap.mapping/1"
+CORE_FIELDS = ("core", "chip", "tile", "layers", "neurons")
+
+
+def mapping_to_dict(mapping: Mapping, model: str) -> dict[str, Any]:
+    """The JSON form of ``mapping`` for the graph named ``model``: schema, model, profile, strategy,
+    one entry per core (index, chip, tile, layers, neurons) and each layer's neuron -> core list."""
+    return {"schema": MAPPING_SCHEMA, "model": model, "profile": mapping.profile, "strategy": mapping.strategy,
+            "cores": [{"core": c.index, "chip": c.chip, "tile": [c.tile_x, c.tile_y], "layers": list(c.layers),
+                       "neurons": c.neurons} for c in mapping.cores],
+            "assignment": {k: np.asarray(v).tolist() for k, v in mapping.assignment.items()}}
+
+
+def _whole(v: Any) -> bool:
+    return isinstance(v, Integral) and not isinstance(v, bool)
+
+
+def mapping_from_dict(data: Any, graph: NetworkGraph, profile: HardwareProfile) -> Mapping:
+    """The Mapping a ``mapping_to_dict`` dict describes, after checking that it is one, that it was
+    made for ``graph`` (its name and on-chip layers) and ``profile`` (its name), and that it passes
+    ``validate`` (every neuron on a core, every per-core budget). Raises one NeuromapError."""
+    fix = "map the model again with python -m neuromap.map --out"
+    if not isinstance(data, dict) or data.get("schema") != MAPPING_SCHEMA:
+        raise NeuromapError(f"not a neuromap mapping (schema {MAPPING_SCHEMA} expected); {fix}")
+    if data.get("model") != graph.name:
+        raise NeuromapError(f"the mapping is of model {str(data.get('model'))[:60]!r}, not {graph.name!r}; "
+                            f"pass the model it was made for, or {fix}")
+    if data.get("profile") != profile.name:
+        raise NeuromapError(f"the mapping is for profile {str(data.get('profile'))[:60]!r}, not "
+                            f"{profile.name!r}; pass --profile {str(data.get('profile'))[:60]}, or {fix}")
+    strategy, cores, assignment = data.get("strategy"), data.get("cores"), data.get("assignment")
+    if not isinstance(strategy, str) or not isinstance(cores, list) or not isinstance(assignment, dict):
+        raise NeuromapError(f"the mapping lacks its strategy, cores or assignment; {fix}")
+    parsed = []
+    for i, c in enumerate(cores):
+        if not isinstance(c, dict) or any(k not in c for k in CORE_FIELDS) or c["core"] != i or \
+                not all(_whole(c[k]) for k in ("chip", "neurons")) or c["chip"] < 0 or \
+                not isinstance(c["tile"], list) or len(c["tile"]) != 2 or not all(_whole(v) for v in c["tile"]) or \
+                not isinstance(c["layers"], list) or not all(isinstance(s, str) for s in c["layers"]):
+            raise NeuromapError(f"core entry {i} of the mapping is malformed (core {i} with chip, tile [x, y], "
+                                f"layers and neurons expected); {fix}")
+        parsed.append(Core(i, c["chip"], c["tile"][0], c["tile"][1], "+".join(c["layers"]), c["neurons"]))
+    on_chip = {lay.name for lay in graph.layers if lay.on_chip}
+    if set(assignment) != on_chip:
+        raise NeuromapError(f"the mapping places layers {sorted(assignment)[:8]} but the model's on-chip "
+                            f"layers are {sorted(on_chip)[:8]}; {fix}")
+    arrays = {}
+    for name, cores_of in assignment.items():
+        if not isinstance(cores_of, list) or not all(_whole(v) for v in cores_of):
+            raise NeuromapError(f"the mapping's assignment of layer {name} is not a list of core numbers; {fix}")
+        arrays[name] = np.asarray(cores_of, np.int64).reshape(-1)
+    mapping = Mapping(profile.name, strategy, tuple(parsed), arrays)
+    try:
+        validate(graph, mapping, profile)
+    except NeuromapError as exc:
+        raise NeuromapError(f"the mapping does not fit: {exc}") from None
+    return mapping
+
+
 def place_linear(index: int, profile: HardwareProfile) -> tuple[int, int, int]:
     """(chip, tile_x, tile_y) of the index-th core, filling tiles along a snake path
     so that consecutive cores stay on the same or a neighbouring tile."""
@@ -78,7 +142,6 @@ def validate(graph: NetworkGraph, mapping: Mapping, profile: HardwareProfile) ->
     """Check a Mapping against every limit the profile states (neurons per type, memory words,
     input axons, output routes, mesh capacity), counted exactly per neuron and independently of
     how the mapping was made; raise naming the first violation."""
-    from .resources import describe, neuron_core_usage
     n = mapping.num_cores
     for lay in graph.layers:
         if not lay.on_chip:

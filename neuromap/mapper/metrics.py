@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from ..geometry import axis_reach, chan_reach, chip_edges, dims3
+from .resources import kernel_words, list_words
 from .units import UnitGraph
 
 
@@ -112,8 +114,6 @@ def message_lower_bound(graph, profile, per_layer: dict | None = None) -> float:
     (3) The same holds edge by edge (the neurons of one position and one channel group of an edge
     share that edge's targets), and a layer counts the largest of these sums.
     ``per_layer`` (optional dict) receives the bound of each source layer."""
-    from .resources import kernel_words, list_words
-    from .units import chan_reach, chip_edges, dims3
     M = float(profile.memory_words)
     eb = profile.entry_bits
     edges = chip_edges(graph)
@@ -222,9 +222,8 @@ def message_lower_bound(graph, profile, per_layer: dict | None = None) -> float:
 
 
 def _spatial_reach(e, src_size, dst_size) -> tuple[np.ndarray, np.ndarray, int]:
-    """A conv edge's x and y reach matrices (units.axis_reach) and the smallest fan-in of any of
+    """A conv edge's x and y reach matrices (geometry.axis_reach) and the smallest fan-in of any of
     its target neurons (x reach x y reach x input channels per group)."""
-    from .units import axis_reach
     _, kx, ky, cin_g = e.weight.shape
     rx, _ = axis_reach(src_size[0], np.arange(dst_size[0] + 1), kx, e.stride[0], e.padding[0], e.dilation[0])
     ry, _ = axis_reach(src_size[1], np.arange(dst_size[1] + 1), ky, e.stride[1], e.padding[1], e.dilation[1])
@@ -234,9 +233,7 @@ def _spatial_reach(e, src_size, dst_size) -> tuple[np.ndarray, np.ndarray, int]:
 def _colocated(graph, lay, ins: list, G: int, one_target: list[tuple[float, float]], profile) -> int:
     """Most neurons of one class (``G`` neurons of ``lay`` at one position, so one channel
     each) that one core can hold together with at least one of their targets. ``ins``: the
-    on-chip edges into ``lay`` (``units.chip_edges`` with ``dst == lay.name``)."""
-    from .resources import kernel_words, list_words
-    from .units import dims3
+    on-chip edges into ``lay`` (``geometry.chip_edges`` with ``dst == lay.name``)."""
     n = np.arange(1, G + 1)
     words = n * float(profile.state_words(lay.neuron.type))
     use = n / float(profile.neuron_limit(lay.neuron.type))

@@ -33,7 +33,8 @@ import numpy as np
 
 from ..graph import Edge, NetworkGraph
 from ..hw.profile import HardwareProfile
-from .units import Tiling, UnitGraph, chip_edges, dims3, edge_axis_maps
+from ..geometry import chip_edges, conv_fanout, dims3, reach_mask
+from .units import Tiling, UnitGraph, edge_axis_maps
 
 WORD = 64
 #: below this many units, input axons are counted exactly on every core (else bounded above)
@@ -434,7 +435,6 @@ def _core_axons_exact(ug: UnitGraph, core_of_unit: np.ndarray, core: int, src: s
 
 def neuron_core_usage(graph: NetworkGraph, assignment, n_cores: int, profile: HardwareProfile) -> Usage:
     """Exact resource use per core of an arbitrary neuron -> core assignment."""
-    from ..cost.accounting import conv_fanout, reach_mask
     neuron_use = np.zeros(n_cores)
     neurons = np.zeros(n_cores)
     memory = np.zeros(n_cores)

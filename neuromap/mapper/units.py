@@ -17,19 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..geometry import axis_reach, chan_reach, chip_edges, dims3
 from ..graph import Edge, Layer, NetworkGraph
-
-
-def dims3(layer: Layer) -> tuple[int, int, int]:
-    """A layer's shape as (x, y, c); ``(n,)`` is ``(1, 1, n)``."""
-    s = tuple(int(v) for v in layer.shape)
-    if len(s) == 3:
-        return s  # type: ignore[return-value]
-    if len(s) == 1:
-        return (1, 1, s[0])
-    if len(s) == 2:
-        return (s[0], s[1], 1)
-    raise ValueError(f"layer {layer.name}: unsupported shape {layer.shape}")
 
 
 @dataclass(frozen=True)
@@ -84,33 +73,6 @@ class Tiling:
 
 # ---------------------------------------------------------------- per-axis connectivity
 
-def axis_reach(n_in: int, out_bounds: np.ndarray, k: int, s: int, p: int, d: int) -> tuple[np.ndarray, np.ndarray]:
-    """For tiles of an output axis: (reach, count), each ``(tiles, n_in)``. ``reach[t, i]``: input
-    coordinate i feeds some output of tile t along this axis; ``count``: how many outputs of t."""
-    n_out = int(out_bounds[-1])
-    tiles = len(out_bounds) - 1
-    o = np.arange(n_out)
-    src = o[:, None] * s - p + np.arange(k)[None, :] * d
-    ok = (src >= 0) & (src < n_in)
-    tile = np.repeat(np.arange(tiles), np.diff(out_bounds))[:, None].repeat(k, axis=1)
-    count = np.zeros((tiles, n_in), np.int64)
-    np.add.at(count, (tile[ok], src[ok]), 1)
-    return count > 0, count
-
-
-def chan_reach(c_in: int, c_out: int, groups: int, out_bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The same along channels: input channel i feeds the output channels of its group."""
-    cin_g, cout_g = c_in // groups, c_out // groups
-    tiles = len(out_bounds) - 1
-    count = np.zeros((tiles, c_in), np.int64)
-    g_out = np.arange(c_out) // cout_g
-    tile = np.repeat(np.arange(tiles), np.diff(out_bounds))
-    per_group = np.zeros((tiles, groups), np.int64)
-    np.add.at(per_group, (tile, g_out), 1)
-    count[:] = np.repeat(per_group, cin_g, axis=1)
-    return count > 0, count
-
-
 def edge_axis_maps(edge: Edge, src: tuple[int, int, int], dst: Tiling, dst_size: tuple[int, int, int]
                    ) -> list[tuple[np.ndarray, np.ndarray]]:
     """(reach, count) per axis for a conv edge and the destination's tiling."""
@@ -118,11 +80,6 @@ def edge_axis_maps(edge: Edge, src: tuple[int, int, int], dst: Tiling, dst_size:
     return [axis_reach(src[0], dst.bounds[0], kx, edge.stride[0], edge.padding[0], edge.dilation[0]),
             axis_reach(src[1], dst.bounds[1], ky, edge.stride[1], edge.padding[1], edge.dilation[1]),
             chan_reach(src[2], dst_size[2], edge.groups, dst.bounds[2])]
-
-
-def chip_edges(graph: NetworkGraph) -> list[Edge]:
-    """Edges whose destination lives on neurocores (host readouts excluded)."""
-    return [e for e in graph.edges if e.kind in ("dense", "conv") and graph.layer(e.dst).on_chip]
 
 
 # ---------------------------------------------------------------- the unit hypergraph
@@ -257,3 +214,28 @@ def _dedupe_rows(pins: np.ndarray) -> np.ndarray:
     dst = -np.sort(-dst, axis=1)                       # valid ids first, -1 padding last
     keep = (dst >= 0).any(axis=0)
     return np.concatenate([pins[:, :1], dst[:, keep]], axis=1)
+
+
+def hyperedges(ug: UnitGraph, weighted: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hyperedges with at least two distinct units as CSR (ptr, pins) and integer weights."""
+    ptrs, pins_all, weights = [np.zeros(1, np.int64)], [], []
+    base = 0
+    for b in ug.blocks:
+        keep = b.pins[:, 0] >= 0
+        if not keep.any():
+            continue
+        pins = b.pins[keep]
+        w = np.rint((b.weight if weighted else b.neurons)[keep]).astype(np.int64)
+        src = pins[:, :1]
+        dst = np.where(pins[:, 1:] == src, -1, pins[:, 1:])
+        full = np.concatenate([src, dst], axis=1)
+        valid = full >= 0
+        cnt = valid.sum(axis=1)
+        ok = (cnt > 1) & (w > 0)
+        ptrs.append(base + np.cumsum(cnt[ok]))
+        base += int(cnt[ok].sum())
+        pins_all.append(full[ok][valid[ok]])
+        weights.append(w[ok])
+    ptr = np.concatenate(ptrs)
+    idx = np.concatenate(pins_all) if pins_all else np.zeros(0, np.int64)
+    return ptr, idx, (np.concatenate(weights) if weights else np.zeros(0, np.int64))

@@ -28,9 +28,10 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from neuromap.cost.accounting import fanin_sum
+from neuromap.geometry import fanin_sum
 from neuromap.errors import NeuromapError
 from neuromap.graph import Edge
+from neuromap.metrics.energy import energy_mj
 from neuromap.passes import eval_mode
 
 SYNAPSE_ATTRS = ("synapse", "input_synapse", "recurrent_synapse")
@@ -75,8 +76,6 @@ class SnnOps:
 
     def energy_mj(self, preset: str = "fp32") -> float:
         """E_MAC x MACs + E_AC x ACs per inference, in mJ (see neuromap.metrics.energy)."""
-        from neuromap.metrics.energy import energy_mj
-
         return energy_mj(self.macs, self.acs, preset)
 
     def to_dict(self) -> dict[str, Any]:
@@ -162,7 +161,7 @@ class _Tally(_Running):
     def _masked_sum(self, counts: np.ndarray) -> float:
         """Sum over output neurons of the input on their *existing* synapses (mask != 0)."""
         m = self.module
-        k, s, p, d = _triple(m.kernel_size), _triple(m.stride), _triple(m.padding), _triple(m.dilation)
+        s, p, d = _triple(m.stride), _triple(m.padding), _triple(m.dilation)
         assert self.mask is not None
         w = torch.from_numpy((self.mask != 0).astype(np.float64).reshape(self.mask.shape[:4]))
         x = torch.from_numpy(np.ascontiguousarray(counts, dtype=np.float64))[None]

@@ -1,71 +1,13 @@
 """Model registry (timm-like): `create_model("digitnet", kind="snn"|"cnn", ...)`, and each family's
-training recipe kept next to it as data (`get_recipe`, neuromap.models.recipe)."""
-from __future__ import annotations
+training recipe kept next to it as data (`get_recipe`, neuromap.models.recipe). The registry lives in
+neuromap.models.registry; importing this package registers the built-in families."""
+from neuromap.models.registry import KINDS, create_model, get_recipe, list_models, register_model
 
-from typing import Any, Callable, TypeVar
-
-import torch
-
-from neuromap.errors import NeuromapError
-
-KINDS = ("snn", "cnn")
-
-ModelFactory = Callable[..., torch.nn.Module]
-_F = TypeVar("_F", bound=ModelFactory)
-_REGISTRY: dict[str, ModelFactory] = {}
-_RECIPES: dict[str, dict[str, Any]] = {}
-
-
-def register_model(name: str, recipe: dict[str, Any] | None = None) -> Callable[[_F], _F]:
-    """Decorator registering `factory(kind=..., num_classes=..., input_shape=..., **kw)` under `name`,
-    with its training recipe (neuromap.models.recipe; default: the zoo's)."""
-    from neuromap.models.recipe import ZOO_RECIPE, validate_recipe
-
-    checked = validate_recipe(ZOO_RECIPE if recipe is None else recipe)
-
-    def decorate(factory: _F) -> _F:
-        if name in _REGISTRY and _REGISTRY[name] is not factory:
-            raise ValueError(f"model {name!r} is already registered")
-        _REGISTRY[name] = factory
-        _RECIPES[name] = checked
-        return factory
-
-    return decorate
-
-
-def list_models() -> list[str]:
-    """Names of the registered model families, sorted."""
-    return sorted(_REGISTRY)
-
-
-def get_recipe(name: str) -> dict[str, Any]:
-    """A copy of the registered training recipe of model family `name`."""
-    import copy
-
-    if name not in _RECIPES:
-        raise NeuromapError(f"unknown model {name!r}; known models: {', '.join(list_models()) or '(none)'}")
-    return copy.deepcopy(_RECIPES[name])
-
-
-def create_model(
-    name: str,
-    kind: str = "snn",
-    num_classes: int = 10,
-    input_shape: tuple[int, ...] = (1, 8, 8),
-    **kw: Any,
-) -> torch.nn.Module:
-    """Build the `kind` twin ("snn": SLAYER blocks; "cnn": ReLU CNN) of the registered model `name`."""
-    if name not in _REGISTRY:
-        known = ", ".join(list_models()) or "(none)"
-        raise NeuromapError(f"unknown model {name!r}; known models: {known}")
-    if kind not in KINDS:
-        raise NeuromapError(f"unknown model kind {kind!r}; use one of: {', '.join(KINDS)}")
-    return _REGISTRY[name](kind=kind, num_classes=int(num_classes), input_shape=tuple(input_shape), **kw)
-
-
-# Register the built-in families (they import register_model from this module).
+# Register the built-in families (each imports register_model from neuromap.models.registry).
 from neuromap.models import digitnet as _digitnet  # noqa: E402,F401
 from neuromap.models import squeezenet as _squeezenet  # noqa: E402,F401
 from neuromap.models import shufflenet as _shufflenet  # noqa: E402,F401
 from neuromap.models import mnasnet as _mnasnet  # noqa: E402,F401
 from neuromap.models import mixnet as _mixnet  # noqa: E402,F401
+
+__all__ = ["KINDS", "create_model", "get_recipe", "list_models", "register_model"]

@@ -8,7 +8,7 @@ units below and wraps them in `TwinNet`; `kind` picks the lowering:
   block's own `quantize_8bit` pre-hook, `delay_shift=True` like Lava's one-step synapses) on spike
   tensors NCHWT.
 
-Graph parts are built so that they export exactly (neuromap.models.lower): a residual add is a *sum of synaptic
+Graph parts are built so that they export exactly (neuromap.netx.lower): a residual add is a *sum of synaptic
 currents into one neuron layer* (`Residual`: the last body conv's current plus the identity current
 of the shortcut, delayed by the body's extra depth so both arrive on the same step), and concat,
 split and channel shuffle are pure channel routing of spikes (`ShuffleUnit`). Layers whose output
@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from neuromap.errors import NeuromapError
 # digitnet's CUBA-LIF parameters in SLAYER units, the zoo neuron's starting point
-from neuromap.models.digitnet import DEFAULT_NEURON_PARAMS
+from neuromap.models.digitnet import DEFAULT_NEURON_PARAMS, import_slayer
 from neuromap.passes import eval_pass
 
 #: Neuron parameters of the zoo's ConvUnit and GlobalPoolHead: digitnet's threshold and voltage decay
@@ -36,13 +36,6 @@ from neuromap.passes import eval_pass
 ZOO_NEURON_PARAMS: dict[str, Any] = {**DEFAULT_NEURON_PARAMS, "current_decay": 1.0, "scale_grad": 10}
 
 KINDS = ("snn", "cnn")
-
-
-def import_slayer() -> Any:
-    """lava-dl SLAYER, imported quietly (see digitnet.import_slayer)."""
-    from neuromap.models.digitnet import import_slayer as _imp
-
-    return _imp()
 
 
 def delay_steps(x: torch.Tensor, steps: int) -> torch.Tensor:
@@ -470,18 +463,6 @@ class TwinNet(torch.nn.Module):
         if self.kind == "snn":
             return x.reshape(x.shape[0], -1, x.shape[-1])
         return x.flatten(1)
-
-    def export_hdf5(self, path: Any, metadata: Mapping[str, Any] | None = None) -> Any:
-        """Write the SNN as NetX HDF5 (neuromap.netx.export.export_netx): a chain in stock NetX layout,
-        a graph (residual adds, concat, shuffle) in the graph extension of docs/netx-graph-format.md."""
-        from neuromap.netx.export import export_netx
-
-        if self.kind != "snn":
-            raise NeuromapError(f"{self.name}: only the SNN twin exports to NetX")
-        meta: dict[str, Any] = {"model": self.name, "kind": "snn", "num_classes": self.num_classes,
-                                "input_shape": list(self.input_shape)}
-        meta.update(metadata or {})
-        return export_netx(self, path, meta)
 
 
 def count_parameters(model: torch.nn.Module) -> int:

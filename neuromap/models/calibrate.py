@@ -21,20 +21,9 @@ from typing import Any, Callable, Iterable
 
 import torch
 
+from neuromap.models.hooks import hook_spiking_layers, spiking_blocks as _calibratable_blocks
+from neuromap.models.signal import gradient_report
 from neuromap.passes import eval_pass
-
-
-def _calibratable_blocks(model: torch.nn.Module) -> list[torch.nn.Module]:
-    """SLAYER blocks with a trainable synapse weight and a spiking neuron, in module order."""
-    out = []
-    for m in model.modules():
-        syn, neu = getattr(m, "synapse", None), getattr(m, "neuron", None)
-        if syn is None or neu is None or not isinstance(getattr(syn, "weight", None), torch.nn.Parameter):
-            continue
-        if not hasattr(neu, "threshold"):
-            continue
-        out.append(m)
-    return out
 
 
 def _rate(neuron: torch.nn.Module, z: torch.Tensor) -> float:
@@ -125,18 +114,6 @@ def calibrate_snn(model: torch.nn.Module, x: torch.Tensor, target_rate: float = 
     return report
 
 
-def hook_spiking_layers(model: torch.nn.Module, visit: Callable[[str, torch.Tensor], None]) -> list[Any]:
-    """Forward hooks that call visit(block name, output spikes) for every SLAYER neuron layer of
-    `model`; they fire in data-flow order. Returns the handles (for `passes.eval_pass`)."""
-    names = {id(m): n for n, m in model.named_modules()}
-    handles = []
-    for b in _calibratable_blocks(model):
-        def hook(mod: torch.nn.Module, inp: Any, out: torch.Tensor, name: str = names.get(id(b), "?")) -> None:
-            visit(name, out)
-        handles.append(b.neuron.register_forward_hook(hook))
-    return handles
-
-
 @torch.no_grad()
 def layer_rates(model: torch.nn.Module, x: torch.Tensor) -> list[dict[str, Any]]:
     """Firing rate (spikes per neuron per step) of every SLAYER neuron layer on batch `x`, in order."""
@@ -197,8 +174,6 @@ def balance_surrogate(model: torch.nn.Module, x: torch.Tensor, labels: torch.Ten
     may sit on another branch. Returns one entry per round (the RMS it measured, the
     scales it set) and a last one with the RMS measured at the final scales.
     """
-    from neuromap.models.signal import gradient_report
-
     blocks = _calibratable_blocks(model)
     history: list[dict[str, Any]] = []
     for _ in range(iters):

@@ -9,6 +9,8 @@ import numpy as np
 import torch
 
 from neuromap.errors import NeuromapError
+from neuromap.models import create_model
+from neuromap.models.norm import apply_thresholds, attach_norm
 from neuromap.outputs import atomic_path, write_bytes, write_json
 from neuromap.passes import eval_mode
 
@@ -74,8 +76,6 @@ def load_config(run_dir: str | Path) -> dict[str, Any]:
 
 def build_from_config(config: Mapping[str, Any], kind: str) -> torch.nn.Module:
     """Instantiate the `kind` twin described by a run config (no weights loaded)."""
-    from neuromap.models import create_model
-
     try:
         return create_model(
             config["model"],
@@ -95,8 +95,6 @@ def load_snn_from_run(run_dir: str | Path) -> tuple[torch.nn.Module, dict[str, A
     recipe = config.get("recipe") or {}
     normed = recipe.get("norm") == "tdbn" or recipe.get("convert") is not None
     if normed:  # folded norms: their state (bias, thresholds, shortcut gains) is in snn.pt
-        from neuromap.models.norm import attach_norm
-
         attach_norm(model, folded=True)
     state = safe_torch_load(Path(run_dir) / "snn.pt")
     try:
@@ -104,8 +102,6 @@ def load_snn_from_run(run_dir: str | Path) -> tuple[torch.nn.Module, dict[str, A
     except (RuntimeError, TypeError) as exc:
         raise NeuromapError(f"{run_dir}/snn.pt does not match its config.json ({exc}); retrain") from None
     if normed:
-        from neuromap.models.norm import apply_thresholds
-
         apply_thresholds(model)
     model.eval()
     return model, config

@@ -4,12 +4,11 @@ from __future__ import annotations
 import contextlib
 import io
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Mapping, Sequence, Union
 
 import torch
 
-from neuromap.models import register_model
+from neuromap.models.registry import register_model
 from neuromap.models.recipe import DIGITNET_RECIPE
 from neuromap.passes import eval_pass
 
@@ -169,19 +168,6 @@ class SpikingNet(torch.nn.Module):
         for block in self.blocks:
             x = block(x)
         return x.reshape(x.shape[0], -1, x.shape[-1])
-
-    def export_hdf5(self, path: str | Path, metadata: Mapping[str, Any] | None = None) -> Path:
-        """Write the network as a NetX HDF5 file (see neuromap.netx.export.export_netx)."""
-        from neuromap.netx.export import export_netx
-
-        meta: dict[str, Any] = {
-            "model": self.name,
-            "kind": "snn",
-            "num_classes": self.num_classes,
-            "input_shape": list(self.input_shape),
-        }
-        meta.update(metadata or {})
-        return export_netx(self, path, meta)
 
 
 # ------------------------------------------------------------------- CNN ----

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from neuromap.models import register_model
+from neuromap.models.registry import register_model
 from neuromap.models.recipe import ZOO_RECIPE
 from neuromap.models.blocks import TwinNet, unit_kwargs
 from neuromap.models.mnasnet import build_mbconv_net

@@ -31,6 +31,9 @@ from typing import Any, Iterator
 import torch
 
 from neuromap.errors import NeuromapError
+from neuromap.models.blocks import ConvUnit, Residual
+from neuromap.netx.lower import lower_snn
+from neuromap.sim.activity import depths
 
 #: NetX stores a bias mantissa that Lava shifts by 6 bits: the bias grid is 1/64 in SLAYER units,
 #: and Lava's bias mantissa is a signed 13-bit integer.
@@ -131,8 +134,6 @@ class ChannelNorm(torch.nn.Module):
 
 
 def _conv_units(model: torch.nn.Module) -> Iterator[tuple[str, torch.nn.Module]]:
-    from neuromap.models.blocks import ConvUnit
-
     for name, m in model.named_modules():
         if isinstance(m, ConvUnit) and m.kind == "snn":
             yield name, m
@@ -140,9 +141,6 @@ def _conv_units(model: torch.nn.Module) -> Iterator[tuple[str, torch.nn.Module]]
 
 def layer_starts(model: torch.nn.Module) -> dict[str, int]:
     """Each IR layer's first SLAYER step with input: its Lava pipeline depth - 1."""
-    from neuromap.models.lower import lower_snn
-    from neuromap.sim.activity import depths
-
     return {name: d - 1 for name, d in depths(lower_snn(model)).items() if d > 0}
 
 
@@ -154,8 +152,6 @@ def attach_norm(model: torch.nn.Module, folded: bool = False) -> int:
     """Put a ChannelNorm into the neuron of every SNN ConvUnit of a zoo TwinNet (the dense readout
     keeps none), and per-channel shortcut gains into its residual units. Returns the number attached.
     `folded=True` builds the folded form (to load a folded checkpoint into)."""
-    from neuromap.models.blocks import Residual
-
     starts = layer_starts(model)
     residual_of = {}
     for m in model.modules():
@@ -214,8 +210,6 @@ def fold_norm(model: torch.nn.Module) -> list[dict[str, Any]]:
     c = shift - a mean, shortcut gains a g, then the layer's threshold, weights, bias and gains divided
     by one factor where a W would leave SLAYER's 8-bit range. Returns per layer: name, the rescale
     factor, weights that still clip (after rescaling: none unless the threshold hit 1/64)."""
-    from neuromap.models.blocks import Residual
-
     residual_of = {}
     for m in model.modules():
         if isinstance(m, Residual) and m.kind == "snn":

@@ -35,7 +35,8 @@ from typing import Any, Callable
 
 import torch
 
-from neuromap.models.calibrate import hook_spiking_layers
+from neuromap.models.blocks import ConvUnit, GlobalPoolHead, Residual
+from neuromap.models.hooks import hook_spiking_layers
 from neuromap.passes import eval_pass
 
 
@@ -123,8 +124,6 @@ def gradient_report(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tenso
 
 
 def _cnn_layers(model: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
-    from neuromap.models.blocks import ConvUnit, GlobalPoolHead, Residual
-
     # A residual's last body unit runs through cnn_linear (its forward hook never fires): the
     # Residual's own output (after the add) is that layer's row.
     zoo = [(n, m) for n, m in model.named_modules() if isinstance(m, (ConvUnit, Residual, GlobalPoolHead))]

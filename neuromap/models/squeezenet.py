@@ -20,7 +20,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from neuromap.errors import NeuromapError
-from neuromap.models import register_model
+from neuromap.models.registry import register_model
 from neuromap.models.recipe import ZOO_RECIPE
 from neuromap.models.blocks import Chain, ConvUnit, PoolUnit, Residual, TwinNet, UnitStack, unit_kwargs
 

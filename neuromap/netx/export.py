@@ -1,4 +1,4 @@
-"""Export a SLAYER SNN to a NetX HDF5 file: lower it to the IR (neuromap.models.lower), then write
+"""Export a SLAYER SNN to a NetX HDF5 file: lower it to the IR (neuromap.netx.lower), then write
 the IR (neuromap.netx.write). Chains come out in lava-dl's own layout; graphs use the graph
 extension of docs/netx-graph-format.md. A `neuromap` group holds the metadata as JSON."""
 from __future__ import annotations
@@ -11,18 +11,17 @@ import h5py
 import torch
 
 from neuromap.errors import NeuromapError
+from neuromap.netx.lower import lower_snn
+from neuromap.netx.write import write_netx
 
 METADATA_GROUP = "neuromap"
 METADATA_ATTR = "metadata"
 
 
-def export_netx(model: torch.nn.Module, path: str | Path, metadata: Mapping[str, Any]) -> Path:
+def export_netx(model: torch.nn.Module, path: str | Path, metadata: Mapping[str, Any] | None = None) -> Path:
     """Write the SLAYER SNN `model` (a zoo TwinNet, graphs included, or a model with `.blocks`)
     as NetX HDF5 at `path`, atomically. `metadata` is stored as JSON in the `neuromap` group
     (tool versions and the model's shape are filled in when missing)."""
-    from neuromap.models.lower import lower_snn
-    from neuromap.netx.write import write_netx
-
     graph = lower_snn(model)  # refuses anything that is not a SLAYER SNN
     meta: dict[str, Any] = {
         "kind": "snn",
@@ -30,7 +29,7 @@ def export_netx(model: torch.nn.Module, path: str | Path, metadata: Mapping[str,
         "num_classes": int(getattr(model, "num_classes", 0)) or None,
         "model": getattr(model, "name", type(model).__name__),
     }
-    meta.update(dict(metadata))
+    meta.update(dict(metadata or {}))
     return write_netx(graph, path, meta)
 
 

@@ -114,12 +114,12 @@ def _read(f: h5py.File, path: Path) -> NetworkGraph:
             continue
         if kind == "conv":
             src = _source(layers, cfg, where, conv=True)
-            lay, edge = _conv(cfg, src, name, where)
+            lay, edge = conv_layer(cfg, src, name, where)
         elif kind in ("dense", "dense_rec"):
             src = _source(layers, cfg, where, conv=False)
             if not layers:
                 layers.append(src)
-            lay, new_edges = _dense(cfg, src, name, where, flatten_next, recurrent=kind == "dense_rec")
+            lay, new_edges = dense_layer(cfg, src, name, where, flatten_next, recurrent=kind == "dense_rec")
             flatten_next = False
             layers.append(lay)
             edges.extend(new_edges)
@@ -163,7 +163,10 @@ def _source(layers: list[Layer], cfg: h5py.Group, where: str, conv: bool) -> Lay
     return Layer("input", "input", (n_in,))
 
 
-def _conv(cfg: h5py.Group, src: Layer, name: str, where: str) -> tuple[Layer, Edge]:
+def conv_layer(cfg: h5py.Group, src: Layer, name: str, where: str) -> tuple[Layer, Edge]:
+    """NetX's translation of one HDF5 conv layer group `cfg` reading layer `src`: the IR layer `name`
+    and its in-edge (kernel flipped and transposed to Lava's order, `(y, x)` pairs as `(x, y)`).
+    `where` names the layer in errors. The lowering of SLAYER blocks reads blocks through it too."""
     edge = _conv_edge(cfg, src, name, where)
     expected = conv_output_shape(src.shape, edge)
     shape = _shape(cfg, where)
@@ -194,8 +197,11 @@ def _conv_edge(cfg: h5py.Group, src: Layer, name: str, where: str, lag: int = 0)
     return Edge(src.name, name, "conv", weight, stride, padding, dilation, groups, lag=lag)
 
 
-def _dense(cfg: h5py.Group, src: Layer, name: str, where: str, flatten: bool,
-           recurrent: bool) -> tuple[Layer, list[Edge]]:
+def dense_layer(cfg: h5py.Group, src: Layer, name: str, where: str, flatten: bool,
+                recurrent: bool) -> tuple[Layer, list[Edge]]:
+    """NetX's translation of one HDF5 dense layer group `cfg` reading layer `src`: the IR layer `name`
+    and its in-edges (the recurrent one too when `recurrent`); `flatten` folds a NetX flatten of an
+    (x, y, c) source, which reads (c, y, x), into the weight columns."""
     n_out = int(np.prod(_shape(cfg, where)))
     neuron = _neuron(cfg["neuron"], where) if "neuron" in cfg else Neuron(**_default_neuron())
     lay = Layer(name, "dense", (n_out,), neuron, _bias(cfg, (n_out,), where))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import units
+from . import plots, units
+from .html import TEMPLATES, _num, environment
 from .schema import SCHEMA
 
 COMPARISON_SCHEMA = "neuromap.comparison/1"
@@ -129,8 +130,6 @@ def render_comparison_markdown(c: dict[str, Any]) -> str:
 def render_comparison_html(c: dict[str, Any]) -> str:
     from markupsafe import Markup
 
-    from . import plots
-    from .html import TEMPLATES, _num, environment
     points = [{"label": r["label"], "accuracy": r["accuracy"], "energy_uj": r["energy_uj_per_inference"],
                "interval": r["accuracy_interval95"], "pareto": r["pareto"]} for r in c["runs"]]
     return environment().get_template("comparison.html.j2").render(

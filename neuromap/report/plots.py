@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from .units import ENERGY_UNITS
+
 #: chips drawn in the mesh heat maps (a larger system is summarised in the caption)
 MAX_CHIPS = 8
 #: largest number of per-core bars before a figure switches to a strip
@@ -44,7 +46,6 @@ def _svg(fig: Any) -> str:
 
 
 def _pj_scale(values: list[float]) -> tuple[float, str]:
-    from .units import ENERGY_UNITS
     top = max([abs(v) for v in values] + [0.0])
     scale, name = ENERGY_UNITS[0]
     for s, n in ENERGY_UNITS:

@@ -19,6 +19,7 @@ from ..mapper.mapping import Mapping
 from ..outputs import json_text, replace_folder, write_json
 from ..provenance import file_sha256
 from .constants import profile_constants
+from .html import render_html
 from . import units
 from .schema import SCHEMA, check_report
 
@@ -410,8 +411,6 @@ def write_report(report: dict[str, Any], folder: Path) -> Path:
     """Write report.json, report.md and index.html into ``folder``, replacing it as a whole.
     The Markdown and the HTML are rendered from the JSON text read back, so they hold nothing
     the JSON does not."""
-    from .html import render_html
-
     text = json_text(report, default=_json_default)
     data = json.loads(text)
     bad = check_report(data)

@@ -137,7 +137,7 @@ def simulate_lava(graph: NetworkGraph, inputs: np.ndarray, steps: int | None = N
     for name, sink in sinks.items():
         blocks[name].out.connect(sink.a_in)
 
-    from .lava_procs import PySpikeDelayModel, SpikeDelay
+    from .lava_procs import PySpikeDelayModel, SpikeDelay  # Lava: imported only when a run starts
     cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map={SpikeDelay: PySpikeDelayModel})
     runner = next(iter(blocks.values()))
     raw: dict[str, np.ndarray] = {}
@@ -212,7 +212,7 @@ def _connect(graph: NetworkGraph, outs: dict[str, Any], edge: Edge, target: Any)
     if edge.kind == "dense" and len(src.shape) > 1:
         port = port.flatten()  # the IR's dense columns are in the source's C order
     if edge.lag:
-        from .lava_procs import SpikeDelay
+        from .lava_procs import SpikeDelay  # Lava: imported only when a run starts
         delay = SpikeDelay(shape=tuple(port.shape), lag=int(edge.lag))
         port.connect(delay.s_in)
         port = delay.s_out

@@ -28,7 +28,10 @@ import torch
 
 from neuromap.errors import NeuromapError
 from neuromap.graph import Edge, Layer, NetworkGraph, conv_output_shape
+from neuromap.models import blocks as zoo
+from neuromap.netx.load import conv_layer, dense_layer
 from neuromap.passes import eval_mode, eval_pass
+from neuromap.sim.activity import depths
 
 #: SLAYER's weight scale (1 << 6): a float weight w is the integer mantissa w * 64 in NetX.
 WEIGHT_SCALE = 64
@@ -83,10 +86,8 @@ class _Builder:
                    extra: list[tuple[Routed, np.ndarray, int]] = ()) -> Routed:
         """A SLAYER conv block reading `x`, plus `extra` (tensor, (c, 1, 1, 1) depthwise identity
         weight, groups) inputs summed into the same neurons (residual shortcuts)."""
-        from neuromap.netx.load import _conv  # the loader's translation, on the block's own export
-
         with _exported(block) as cfg:
-            lay, edge = _conv(cfg, Layer("probe", "input", x.shape), name, f"layer {name}")
+            lay, edge = conv_layer(cfg, Layer("probe", "input", x.shape), name, f"layer {name}")
         self.layers.append(lay)
         self._route(x, lay, edge)
         for src, weight, groups in extra:
@@ -97,10 +98,8 @@ class _Builder:
         return Routed.of(lay)
 
     def dense_block(self, block: Any, name: str, x: Routed) -> Routed:
-        from neuromap.netx.load import _dense
-
         with _exported(block) as cfg:
-            lay, edges = _dense(cfg, Layer("probe", "input", x.shape), name, f"layer {name}",
+            lay, edges = dense_layer(cfg, Layer("probe", "input", x.shape), name, f"layer {name}",
                                 flatten=len(x.shape) == 3, recurrent=False)
         self.layers.append(lay)
         edge = edges[0]
@@ -143,8 +142,6 @@ class _Builder:
 
 def lower_snn(model: torch.nn.Module) -> NetworkGraph:
     """The IR of a SLAYER SNN: a zoo TwinNet (graphs included) or a model with `.blocks`."""
-    from neuromap.models import blocks as zoo
-
     input_shape = getattr(model, "input_shape", None)
     kind = getattr(model, "kind", None)
     if input_shape is None or not (kind == "snn" or (kind is None and hasattr(model, "blocks"))):
@@ -280,8 +277,6 @@ def lava_mismatches(model: torch.nn.Module, graph: NetworkGraph, spikes: np.ndar
 
     Lava's window of a layer at depth ``d`` is SLAYER's neuron output from step ``d - 1`` on, so
     SLAYER runs with a zero tail of the network's depth to produce the whole window."""
-    from neuromap.sim.activity import depths
-
     depth = depths(graph)
     T = spikes.shape[-1]
     tail = np.zeros(spikes.shape[:-1] + (max(depth.values()) + 1,), np.float32)
