@@ -25,10 +25,23 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import torch
 
+from neuromap import train
+from neuromap.cost.measure import hardware_summary
+from neuromap.data.datasets import DATASETS, load_dataset
+from neuromap.data.encode import rate_encode
+from neuromap.distributed import require_one_process
 from neuromap.errors import HelpFormatter, NeuromapError, run_cli
+from neuromap.hw.profile import load_profile
+from neuromap.metrics import (
+    count_macs, count_params, energy_mj, macro_f1, PRESETS, SynapseRecorder, top1_accuracy)
+from neuromap.models import create_model, list_models
+from neuromap.models.checkpoint import (
+    atomic_write_bytes, atomic_write_json, build_from_config, load_config, load_snn_from_run,
+    safe_torch_load, snn_output_counts)
+from neuromap.netx.lower import lower_snn
 from neuromap.outputs import check_folder
-from neuromap.provenance import training_fingerprint
-from neuromap.provenance import versions as _versions
+from neuromap.provenance import training_fingerprint, versions as _versions
+from neuromap.sim.activity import depths
 
 #: The paper's five families; `python -m neuromap.bench` with no --models runs these.
 DEFAULT_MODELS = ("squeezenet", "squeezenet_p", "shufflenetv2", "mnasnet", "mixnet")
@@ -94,7 +107,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _parse_models(raw: Sequence[str] | None) -> list[str]:
-    from neuromap.models import list_models
 
     names = list(DEFAULT_MODELS) if not raw else [n.strip() for item in raw for n in item.split(",") if n.strip()]
     if not names:
@@ -127,7 +139,6 @@ def _run_matches(run_dir: Path, want: dict[str, Any]) -> bool:
 def _train_or_load(model: str, args: argparse.Namespace, log: Callable[[str], None]) -> tuple[Path, bool]:
     """Train both twins of `model` with its registered recipe (neuromap.train.fit_run) unless a matching
     run exists; returns (run folder, trained?)."""
-    from neuromap import train
 
     name = f"bench_{model}_{args.dataset}"
     run_dir = (Path(args.runs) / name).resolve()
@@ -140,7 +151,6 @@ def _train_or_load(model: str, args: argparse.Namespace, log: Callable[[str], No
     if args.timesteps is not None:
         want["timesteps"] = args.timesteps
     else:  # the recipe's window (the depth does not depend on the input size)
-        from neuromap.models import create_model
 
         probe = create_model(model, kind="cnn", num_classes=10, input_shape=(1, 8, 8),
                              **train.MODEL_KWARGS.get(model, {}))
@@ -200,7 +210,6 @@ def _trained_runs(models: list[str], args: argparse.Namespace, jobs: int,
 
 
 def _load_twins(run_dir: Path) -> tuple[dict[str, Any], torch.nn.Module, torch.nn.Module]:
-    from neuromap.models.checkpoint import build_from_config, load_config, load_snn_from_run, safe_torch_load
 
     snn, config = load_snn_from_run(run_dir)
     cnn = build_from_config(load_config(run_dir), "cnn")
@@ -214,10 +223,6 @@ def _load_twins(run_dir: Path) -> tuple[dict[str, Any], torch.nn.Module, torch.n
 
 def measure_run(run_dir: Path, data: Any, test_samples: int | None, batch_size: int = 64) -> list[dict[str, Any]]:
     """Rows (one per twin) of accuracy, F1, parameters, operations and energy of a trained run."""
-    from neuromap.data.encode import rate_encode
-    from neuromap.metrics import (SynapseRecorder, count_macs, count_params, energy_mj, macro_f1,
-                                  top1_accuracy)
-    from neuromap.models.checkpoint import snn_output_counts
 
     config, snn, cnn = _load_twins(run_dir)
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -261,11 +266,6 @@ def hardware_columns(snn: torch.nn.Module, spikes: np.ndarray) -> dict[str, Any]
     """The SNN's exported network on the loihi2 profile, every test sample through the fast engine;
     ``hw_counts_equal_slayer`` is the share of samples whose output spike counts equal SLAYER's (run
     with the zero tail the hardware pipeline adds, one step per synapse layer)."""
-    from neuromap.cost.measure import hardware_summary
-    from neuromap.hw.profile import load_profile
-    from neuromap.models.checkpoint import snn_output_counts
-    from neuromap.netx.lower import lower_snn
-    from neuromap.sim.activity import depths
 
     graph = lower_snn(snn)
     summary = hardware_summary(graph, spikes.transpose(0, 3, 2, 1, 4), None, load_profile("loihi2"))
@@ -396,7 +396,6 @@ def render_plot(rows: list[dict[str, Any]], dataset: str) -> bytes:
 
 def write_results(out_dir: Path, rows: list[dict[str, Any]], meta: dict[str, Any]) -> dict[str, Path]:
     """Write table.md, table.csv, accuracy_vs_energy.png and results.json atomically."""
-    from neuromap.models.checkpoint import atomic_write_bytes, atomic_write_json
 
     paths = {"md": out_dir / "table.md", "csv": out_dir / "table.csv", "png": out_dir / "accuracy_vs_energy.png",
              "json": out_dir / "results.json"}
@@ -412,10 +411,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from tqdm import tqdm
 
-    from neuromap.distributed import require_one_process
     require_one_process("neuromap.bench")  # it loads runs trained under torchrun (docs/training.md)
 
-    from neuromap.data.datasets import DATASETS, load_dataset
     if args.dataset not in DATASETS:
         raise NeuromapError(f"unknown dataset {args.dataset!r}; available datasets: {', '.join(DATASETS)}")
     models = _parse_models(args.models)
@@ -443,7 +440,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                                "epochs", "seed", "timesteps", "encoding", "model_kwargs", "recipe")},
                            "train_versions": cfg.get("versions")}
             bar.update(1)
-    from neuromap.metrics import PRESETS
 
     given = list(sys.argv[1:] if argv is None else argv)
     meta = {"dataset": args.dataset, "models": models, "epochs": args.epochs, "seed": args.seed,

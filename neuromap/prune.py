@@ -34,13 +34,21 @@ import numpy as np
 import torch
 
 from neuromap.data.datasets import DATASETS, load_dataset
-from neuromap.errors import HelpFormatter, NeuromapError, float_in, int_in, run_cli
-from neuromap.outputs import check_folder
+from neuromap.data.digits import DigitsSplit
+from neuromap.data.encode import rate_encode
+from neuromap.distributed import require_one_process
+from neuromap.errors import float_in, HelpFormatter, int_in, NeuromapError, run_cli
+from neuromap.metrics import count_macs, energy_mj, macro_f1, measure_snn
 from neuromap.models import create_model
-from neuromap.models.blocks import Chain, ConvUnit, Residual, TwinNet, count_parameters
-from neuromap.models.recipe import window
+from neuromap.models.blocks import Chain, ConvUnit, count_parameters, Residual, TwinNet
 from neuromap.models.checkpoint import atomic_write_bytes, atomic_write_json
+from neuromap.models.convert import relu_twin
+from neuromap.models.recipe import window
+from neuromap.models.signal import signal_report
 from neuromap.models.squeezenet import FIRE_NAMES, stride_plan
+from neuromap.outputs import check_folder
+from neuromap.train import (
+    convert_snn, fit_relu_twin, fit_twin, init_snn, prepare_snn, resolve_recipe, _Twin, _versions)
 
 #: The schedules of the seed paper's pruning table (kept modules); "baseline" keeps all eight.
 #: The paper mentions eight hand-made schedules but its table (our reference) lists these six.
@@ -116,21 +124,17 @@ def _named_layers(net: TwinNet, names: Sequence[str]) -> list[torch.nn.Module]:
 
 def _fit(model: torch.nn.Module, twin: Any, epochs: int, lr: float, batch_size: int, seed: int) -> float:
     """neuromap.train.fit_twin (the loop every CLI fits with): Adam + cosine schedule; returns seconds."""
-    from neuromap.train import fit_twin
 
     return fit_twin(model, twin, epochs, lr, batch_size, seed)[1]
 
 
 def _evaluate(model: torch.nn.Module, twin: Any, y_test: np.ndarray, num_classes: int) -> dict[str, float]:
-    from neuromap.metrics import macro_f1
 
     pred = twin.predict_test(model)
     return {"accuracy": float((pred == y_test).mean()), "macro_f1": float(macro_f1(y_test, pred, num_classes))}
 
 
 def _snn_ops(model: torch.nn.Module, twin: Any) -> Any:
-    from neuromap.data.encode import rate_encode
-    from neuromap.metrics import measure_snn
 
     spikes = rate_encode(twin.x_test_levels, twin.max_level, twin.timesteps)
     return measure_snn(model, spikes, batch_size=64)
@@ -162,7 +166,6 @@ def module_probe_gains(model: TwinNet, kind: str, x_fit: torch.Tensor, y_fit: to
     gain between them (neuromap.models.signal.signal_report). A module whose output a linear readout
     decodes no better than its input adds little that the next layers can use; this needs no
     retraining and no re-initialised layer, unlike removing the module and measuring the drop."""
-    from neuromap.models.signal import signal_report
 
     rows = signal_report(model, x_fit, y_fit, num_classes, kind, held_out=(x_score, y_score))["layers"]
     names = [r["name"] for r in rows]
@@ -243,12 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m neuromap.prune`."""
-    from neuromap.metrics import count_macs, energy_mj
-    from neuromap.models.convert import relu_twin
-    from neuromap.train import _Twin, _versions, convert_snn, fit_relu_twin, init_snn, prepare_snn, resolve_recipe
 
     args = build_parser().parse_args(argv)
-    from neuromap.distributed import require_one_process
     require_one_process("neuromap.prune")
     names = list(PAPER_SCHEDULES) + [IMPORTANCE]
     wanted = names if args.schedules is None else list(args.schedules)
@@ -261,7 +260,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     wall0 = time.perf_counter()
     data = load_dataset(args.dataset, args.data_dir, seed=args.seed)
     if args.train_limit > 0 or args.test_limit > 0:
-        from neuromap.data.digits import DigitsSplit
 
         ntr = args.train_limit or len(data.y_train)
         nte = args.test_limit or len(data.y_test)

@@ -24,25 +24,26 @@ import numpy as np
 import torch
 
 import neuromap
+from neuromap import distributed
 from neuromap.data.datasets import DATASETS, load_dataset
-from neuromap.data.digits import load_digits_split
+from neuromap.data.digits import DigitsSplit, load_digits_split
 from neuromap.data.encode import rate_encode
 from neuromap.errors import HelpFormatter, NeuromapError, run_cli
-from neuromap.outputs import check_file, check_folder
-from neuromap.models import create_model, list_models
-from neuromap.models.calibrate import set_surrogate_scales, set_surrogate_width, surrogate_scales
-from neuromap.models.digitnet import topology_to_dicts
-from neuromap.models.recipe import window
-from neuromap.netx.export import export_netx
-from neuromap.provenance import training_fingerprint, versions as _versions
+from neuromap.metrics.classification import macro_f1
+from neuromap.models import create_model, get_recipe, list_models
+from neuromap.models.calibrate import (
+    balance_surrogate, calibrate_snn, set_surrogate_scales, set_surrogate_width, surrogate_scales)
 from neuromap.models.checkpoint import (
-    atomic_torch_save,
-    atomic_write_bytes,
-    atomic_write_json,
-    safe_torch_load,
-    save_checkpoint,
-    snn_output_counts,
-)
+    atomic_torch_save, atomic_write_bytes, atomic_write_json, safe_torch_load, save_checkpoint,
+    snn_output_counts)
+from neuromap.models.convert import convert, relu_twin
+from neuromap.models.digitnet import import_slayer, topology_to_dicts
+from neuromap.models.norm import apply_thresholds, attach_norm, ChannelNorm, fold_norm, has_norm
+from neuromap.models.recipe import LOSSES, NORMS, validate_recipe, window, ZOO_RECIPE
+from neuromap.models.signal import signal_report
+from neuromap.netx.export import export_netx
+from neuromap.outputs import check_file, check_folder
+from neuromap.provenance import training_fingerprint, versions as _versions
 
 TEST_FRACTION = 0.25
 PLANNED_DATASETS = ("nmnist", "mnist", "shd", "dvs_gesture")
@@ -132,7 +133,6 @@ def _recipe_item(text: str) -> tuple[str, Any]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The CLI of `python -m neuromap.train`."""
-    from neuromap.models.recipe import LOSSES, NORMS, ZOO_RECIPE
 
     p = _Parser(prog="python -m neuromap.train", description=__doc__.split("\n\n")[0],
                 formatter_class=HelpFormatter)
@@ -185,7 +185,6 @@ def _seed_everything(seed: int) -> None:
 
 
 def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> float:
-    from neuromap.metrics.classification import macro_f1
 
     return macro_f1(y_true, y_pred, num_classes)
 
@@ -205,7 +204,6 @@ class _Twin:
         self.num_classes = int(config["num_classes"])
         self.recipe = config["recipe"]
         if kind == "snn":
-            from neuromap.models.digitnet import import_slayer
 
             slayer = import_slayer()
             self.timesteps, self.max_level = int(config["timesteps"]), int(data.max_level)
@@ -234,7 +232,6 @@ class _Twin:
 
     def signal(self, model: torch.nn.Module) -> dict[str, Any]:
         """neuromap.models.signal report on the first SIGNAL_SAMPLES training samples, rounded."""
-        from neuromap.models.signal import signal_report
 
         n = min(SIGNAL_SAMPLES, len(self.y_train))
         rep = signal_report(model, self.batch(torch.arange(n)), self.y_train[:n], self.num_classes, self.kind)
@@ -274,11 +271,9 @@ class _Twin:
 def prepare_snn(model: torch.nn.Module, recipe: dict[str, Any]) -> None:
     """What the recipe sets on an SNN twin as built, before weights are loaded or trained: the
     surrogate width (training only, not in the state dict) and the normalisation modules."""
-    from neuromap.models.norm import attach_norm
 
     set_surrogate_width(model, float(recipe["surrogate_width"]))
     if recipe.get("convert") is not None:  # conversion's biases and thresholds live in folded norms
-        from neuromap.models.norm import has_norm
 
         if not hasattr(model, "units"):
             raise NeuromapError(f"recipe key 'convert' needs a zoo model; {type(model).__name__} has no zoo units "
@@ -317,7 +312,6 @@ def init_snn(model: torch.nn.Module, twin: _Twin, recipe: dict[str, Any],
     """The recipe's data-driven SNN init (neuromap.models.calibrate): calibration of every layer, or of
     the layers inside `only`, then per-layer surrogate balancing with the recipe's loss (`depth`: the
     SNN's, default the twin's). Returns {"calibration": ..., "surrogate": ...}, each present only if done."""
-    from neuromap.models.calibrate import balance_surrogate, calibrate_snn
 
     reports: dict[str, Any] = {}
     if recipe.get("convert") is not None:
@@ -342,7 +336,6 @@ def fit_relu_twin(twin: _Twin, recipe: dict[str, Any], ann: torch.nn.Module | No
     """Train the ReLU twin (neuromap.models.convert.relu_twin) of the run's family for the recipe's
     `convert.ann_epochs` on the SNN's training data, seeded from the run's seed; `ann`: a ReLU twin to
     go on training instead of a fresh one. Returns it and {"history", "test_accuracy"}."""
-    from neuromap.models.convert import relu_twin
 
     cfg = twin.config
     _seed_everything(int(cfg["seed"]) + 2)
@@ -361,8 +354,6 @@ def convert_snn(model: torch.nn.Module, twin: _Twin, recipe: dict[str, Any],
     (default: one fitted here by fit_relu_twin) into `model` and measure the converted SNN on the
     test set. Returns the ReLU twin's report (when fitted here), the per-layer conversion and
     rate-balancing reports, and the converted SNN's test accuracy."""
-    from neuromap import distributed
-    from neuromap.models.convert import convert
 
     conv = recipe["convert"]
     out: dict[str, Any] = {}
@@ -400,9 +391,7 @@ def fit_twin(model: torch.nn.Module, twin: _Twin, epochs: int, lr: float, batch_
     autocast with a gradient scaler, CUDA only."""
     from tqdm import tqdm
 
-    from neuromap import distributed
 
-    from neuromap.models.norm import fold_norm, has_norm
 
     ctx = distributed.context()
     device = ctx.device
@@ -521,7 +510,6 @@ def _cpu(obj: Any) -> Any:
 def _test_outputs(twin: _Twin, model: torch.nn.Module) -> np.ndarray:
     """On the whole test set: SNN output spike counts (N, classes); CNN predicted classes (N,). Under
     torchrun each rank computes a contiguous slice (same chunks as one process) and all get the whole."""
-    from neuromap import distributed
 
     ctx = distributed.context()
     if not ctx.active and ctx.device.type == "cpu":
@@ -610,7 +598,6 @@ class _EpochLog:
 
 
 def _is_folded(model: torch.nn.Module) -> bool:
-    from neuromap.models.norm import ChannelNorm
 
     return all(m.is_folded for m in model.modules() if isinstance(m, ChannelNorm))
 
@@ -621,8 +608,6 @@ def _train_twin(kind: str, config: dict[str, Any], data: Any, run_dir: Path, res
     """Train one twin with per-epoch checkpoints in run_dir/checkpoint/; returns (model, metrics).
     Under torchrun: rank 0 reads the checkpoint and does the data-driven init, every rank gets the
     result; the test set is split over the ranks and the predictions gathered."""
-    from neuromap import distributed
-    from neuromap.models.norm import apply_thresholds
 
     ctx = distributed.context()
     twin = _Twin(kind, config, data)
@@ -763,8 +748,6 @@ def _check_twin_checkpoint(path: Path, kind: str, config: dict[str, Any]) -> Non
 def resolve_recipe(model: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The registered recipe of `model` with `overrides` applied (dotted keys reach into dicts),
     checked (neuromap.models.recipe.validate_recipe): a bad value raises NeuromapError naming the key."""
-    from neuromap.models import get_recipe
-    from neuromap.models.recipe import validate_recipe
 
     recipe = get_recipe(model)
     for key, value in (overrides or {}).items():
@@ -793,7 +776,6 @@ def fit_run(model: str, dataset: str = "digits", *, kind: str = "both", epochs: 
     {"config", "metrics", "models", "run_dir", "export"}. Bad input raises NeuromapError before any
     training starts. Under torchrun (neuromap.distributed.setup() called first) every rank calls it and
     rank 0 alone writes; `amp`: float16 autocast on CUDA."""
-    from neuromap import distributed
 
     ctx = distributed.context()
     wall0 = time.perf_counter()
@@ -826,7 +808,6 @@ def fit_run(model: str, dataset: str = "digits", *, kind: str = "both", epochs: 
         else:
             data = load_dataset(dataset, data_dir, seed=seed, test_fraction=TEST_FRACTION, download=download)
     if train_samples or test_samples:
-        from neuromap.data.digits import DigitsSplit
 
         ntr, nte = train_samples or len(data.y_train), test_samples or len(data.y_test)
         data = DigitsSplit(data.x_train[:ntr], data.y_train[:ntr], data.x_test[:nte], data.y_test[:nte],
@@ -907,7 +888,6 @@ def fit_run(model: str, dataset: str = "digits", *, kind: str = "both", epochs: 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m neuromap.train`; returns the exit code."""
-    from neuromap import distributed
 
     args = build_parser().parse_args(argv)
     overrides: dict[str, Any] = dict(args.recipe)
