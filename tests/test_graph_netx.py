@@ -14,6 +14,7 @@ import torch
 from neuromap.errors import NeuromapError
 from neuromap.graph import NetworkGraph
 from neuromap.models import create_model
+from neuromap.models.calibrate import calibrate_snn
 from neuromap.netx.lower import lava_mismatches, lower_snn
 from neuromap.models.squeezenet import _build as build_squeezenet
 from neuromap.netx.export import export_netx
@@ -206,8 +207,11 @@ def test_lava_equals_slayer_at_every_layer(tmp_path: Path, family: str) -> None:
     from neuromap.sim.lava import simulate_lava
 
     model = small(family, seed=1)
-    graph = load_netx(export_netx(model, tmp_path / "m.net"))
     rng = np.random.default_rng(1)
+    # the zoo neuron has no current filter: at SLAYER's init its deep layers fall silent, so every
+    # layer is first calibrated to fire (neuromap.models.calibrate) for the comparison to mean something
+    calibrate_snn(model, torch.from_numpy((rng.random((4, 1, 8, 8, 32)) < 0.3).astype(np.float32)), target_rate=0.1)
+    graph = load_netx(export_netx(model, tmp_path / "m.net"))
     x = (rng.random((1, 1, 8, 8, 32)) < 0.3).astype(np.float32)
     act = simulate_lava(graph, x.transpose(0, 3, 2, 1, 4))
     fast = simulate_fast(graph, x.transpose(0, 3, 2, 1, 4))
