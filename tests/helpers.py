@@ -71,3 +71,18 @@ def run_deploy(net: Path, out: Path, samples: int | None, *extra: str) -> tuple[
     code = run_cli(deploy.main, ["--target", "sim", "--model", str(net), *count, "--quiet",
                                  "--out", str(out / "reports"), "--summary-json", str(summary), *extra])
     return code, (json.loads(summary.read_text()) if code == 0 else {})
+
+
+def assert_lava_equals_slayer(model, graph: NetworkGraph, spikes: np.ndarray, max_silent: int = 2) -> None:
+    """Run `spikes` (N, C, H, W, T) through Lava and check that every layer of `graph` spikes exactly as
+    the SLAYER `model` does, with at most `max_silent` silent layers (else the check means little)."""
+    from neuromap.netx.lower import lava_mismatches
+    from neuromap.sim.lava import simulate_lava
+
+    act = simulate_lava(graph, spikes.transpose(0, 3, 2, 1, 4))
+    checks = lava_mismatches(model, graph, spikes, act)
+    assert list(checks) == [lay.name for lay in graph.layers[1:]]
+    for name, (mismatches, _) in checks.items():
+        assert mismatches == 0, f"{name}: {mismatches} spikes differ between Lava and SLAYER"
+    silent = [name for name, (_, n) in checks.items() if n == 0]
+    assert len(silent) <= max_silent, f"too many silent layers for a meaningful check: {silent}"

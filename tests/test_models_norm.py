@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from neuromap.netx.lower import lava_mismatches
 from neuromap.models.norm import BIAS_SCALE, W_MAX, ChannelNorm, attach_norm, fold_norm, has_norm
 from neuromap.netx.export import export_netx
 from neuromap.netx.load import load_netx
 
 sys.path.insert(0, str(Path(__file__).parent))
+from helpers import assert_lava_equals_slayer  # noqa: E402
 from test_graph_netx import small  # noqa: E402
 
 
@@ -80,19 +80,11 @@ def test_fold_is_exact_in_slayer_up_to_quantisation() -> None:
 # shuffle (shufflenetv2); tests/test_graph_netx.py covers every family without normalisation
 @pytest.mark.parametrize("family", ["mnasnet", "mixnet", "shufflenetv2"])
 def test_folded_twin_runs_in_lava_spike_for_spike(tmp_path: Path, family: str) -> None:
-    from neuromap.sim.lava import simulate_lava
-
     model = _normalised(family)
     graph = load_netx(export_netx(model, tmp_path / "m.net"))
     assert any(lay.bias is not None and np.any(lay.bias != 0) for lay in graph.layers)
     assert any(float(lay.neuron.params["vThMant"]) != 80 for lay in graph.layers[1:] if lay.neuron)
-    x = _spikes(1, n=1).numpy()
-    act = simulate_lava(graph, x.transpose(0, 3, 2, 1, 4))
-    checks = lava_mismatches(model, graph, x, act)
-    for name, (mismatches, _) in checks.items():
-        assert mismatches == 0, f"{name}: {mismatches} spikes differ between Lava and SLAYER"
-    silent = [name for name, (_, spikes) in checks.items() if spikes == 0]
-    assert len(silent) <= 2, f"too many silent layers for a meaningful check: {silent}"
+    assert_lava_equals_slayer(model, graph, _spikes(1, n=1).numpy())
 
 
 def test_normalised_training_folds_resumes_exactly_and_reloads(monkeypatch: pytest.MonkeyPatch,

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 
 from neuromap.errors import NeuromapError
 from neuromap.models.blocks import ConvUnit, GlobalPoolHead, MultiKernelConv2d, PoolUnit, Residual
+from neuromap.passes import eval_pass
 from neuromap.models.norm import BIAS_MANT_MAX, BIAS_SCALE, W_MAX, ChannelNorm, apply_thresholds, attach_norm
 
 #: Largest converted weight as a fraction of SLAYER's 8-bit range.
@@ -117,14 +118,7 @@ def activation_scales(ann: torch.nn.Module, x: torch.Tensor, percentile: float =
                 hooks.append(m.register_forward_hook(unit_out(m, names[id(m)])))
         elif isinstance(m, GlobalPoolHead):
             hooks.append(m.register_forward_hook(unit_out(m, names[id(m)])))
-    was = ann.training
-    ann.eval()
-    try:
-        ann(x)
-    finally:
-        for h in hooks:
-            h.remove()
-        ann.train(was)
+    eval_pass(ann, x, hooks)
     return stats
 
 
@@ -331,14 +325,7 @@ def balance_rates(snn: torch.nn.Module, spikes: torch.Tensor, targets: dict[str,
             hooks.append(m.block.neuron.register_forward_pre_hook(make_hook(m)))
         elif isinstance(m, GlobalPoolHead) and m.kind == "snn":
             hooks.append(m.dense.neuron.register_forward_pre_hook(make_hook(m)))
-    was = snn.training
-    snn.eval()
-    try:
-        snn(spikes)
-    finally:
-        for h in hooks:
-            h.remove()
-        snn.train(was)
+    eval_pass(snn, spikes, hooks)
     return report
 
 
