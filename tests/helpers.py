@@ -86,3 +86,12 @@ def assert_lava_equals_slayer(model, graph: NetworkGraph, spikes: np.ndarray, ma
         assert mismatches == 0, f"{name}: {mismatches} spikes differ between Lava and SLAYER"
     silent = [name for name, (_, n) in checks.items() if n == 0]
     assert len(silent) <= max_silent, f"too many silent layers for a meaningful check: {silent}"
+
+
+def h5_datasets(path: Path) -> dict[str, bytes]:
+    """Every dataset of an HDF5 file by name, as raw bytes (two files written alike compare equal)."""
+    out: dict[str, bytes] = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda n, o: out.__setitem__(n, np.asarray(o[()]).tobytes())
+                     if isinstance(o, h5py.Dataset) else None)
+    return out

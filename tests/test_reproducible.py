@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import h5py
-import numpy as np
 import torch
+
+from helpers import h5_datasets
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,14 +25,6 @@ def _train(where: Path) -> Path:
     return where
 
 
-def _datasets(path: Path) -> dict[str, bytes]:
-    out: dict[str, bytes] = {}
-    with h5py.File(path, "r") as f:
-        f.visititems(lambda n, o: out.__setitem__(n, np.asarray(o[()]).tobytes())
-                     if isinstance(o, h5py.Dataset) else None)
-    return out
-
-
 def test_same_seed_same_weights_bit_for_bit(tmp_path: Path) -> None:
     a, b = _train(tmp_path / "a"), _train(tmp_path / "b")
     for kind in ("snn", "cnn"):
@@ -41,6 +33,6 @@ def test_same_seed_same_weights_bit_for_bit(tmp_path: Path) -> None:
         assert sa.keys() == sb.keys() and len(sa) > 2
         for k in sa:
             assert sa[k].dtype == sb[k].dtype and sa[k].numpy().tobytes() == sb[k].numpy().tobytes(), k
-    da, db = _datasets(a / "r.net"), _datasets(b / "r.net")
+    da, db = h5_datasets(a / "r.net"), h5_datasets(b / "r.net")
     assert da.keys() == db.keys() and any(k.endswith("weight") for k in da)
     assert all(da[k] == db[k] for k in da if "metadata" not in k)

@@ -14,8 +14,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import h5py
-import numpy as np
 import pytest
 import torch
 
@@ -23,6 +21,8 @@ import neuromap.train as train
 from neuromap.errors import run_cli
 from neuromap.models.checkpoint import safe_torch_load
 from neuromap.netx.export import read_metadata
+
+from helpers import h5_datasets
 
 REPO = Path(__file__).resolve().parents[1]
 #: Two gloo ranks against one process, after 2 epochs (6 steps) on 96 digits: the gradient sums are
@@ -93,14 +93,6 @@ def _two_ranks(argv: list[str], audit: Path | None = None) -> list[int]:
         if p.is_alive():
             p.kill()
     return [p.exitcode for p in procs]
-
-
-def _datasets(path: Path) -> dict[str, bytes]:
-    out: dict[str, bytes] = {}
-    with h5py.File(path, "r") as f:
-        f.visititems(lambda n, o: out.__setitem__(n, np.asarray(o[()]).tobytes())
-                     if isinstance(o, h5py.Dataset) else None)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +173,7 @@ def test_killed_two_rank_run_resumes_exactly(straight: Path, tmp_path: Path) -> 
         assert all(torch.equal(wa[k], wb[k]) for k in wa)
         assert _scalars(a / "tensorboard" / kind) == _scalars(b / "tensorboard" / kind)
     assert (a / "metrics.csv").read_text() == (b / "metrics.csv").read_text()
-    da, db = _datasets(straight / "t.net"), _datasets(tmp_path / "t.net")
+    da, db = h5_datasets(straight / "t.net"), h5_datasets(tmp_path / "t.net")
     assert da.keys() == db.keys() and any(k.endswith("weight") for k in da)
     assert all(da[k] == db[k] for k in da if "metadata" not in k)
     meta_a, meta_b = read_metadata(straight / "t.net"), read_metadata(tmp_path / "t.net")
