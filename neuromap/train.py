@@ -360,10 +360,10 @@ def convert_snn(model: torch.nn.Module, twin: _Twin, recipe: dict[str, Any],
     if ann is None:
         with distributed.alone():  # under torchrun only rank 0 runs the init
             ann, out["relu_twin"] = fit_relu_twin(twin, recipe)
-    rates = twin.x_train.float() / twin.max_level
     n = min(int(conv["samples"]), len(twin.y_train))
     nb = min(int(conv["balance_samples"]), len(twin.y_train))
-    out.update(convert(model, ann, rates[:n], twin.batch(torch.arange(nb)), float(conv["percentile"]),
+    rates = twin.x_train[:n].float() / twin.max_level
+    out.update(convert(model, ann, rates, twin.batch(torch.arange(nb)), float(conv["percentile"]),
                        balance=nb > 0))
     out["test_accuracy"] = float((twin.predict_test(model) == twin.data.y_test).mean())
     return out

@@ -18,8 +18,10 @@ for the channel-wise form):
 * BatchNorm folds into W_bn and b_bn; the bias is the folded per-channel bias of
   neuromap.models.norm (attached in folded form, so the converted SNN exports and runs in Lava
   exactly like any folded one); each layer's weights, bias, gains and threshold are multiplied by
-  one factor that puts the largest weight at the top of SLAYER's 8-bit range (the spikes do not
-  change in float; the quantised weights keep their resolution).
+  one factor that puts the largest weight at WEIGHT_FILL of SLAYER's 8-bit range, the threshold
+  staying at least MIN_THRESHOLD (the spikes do not change in float; the quantised weights keep
+  their resolution);
+* `balance_rates` then matches each layer's spike rate to the ReLU twin's by its threshold.
 
 The readout (one dense CUBA layer averaging each class map) keeps its threshold; its weights are
 set the same way against the ANN's average-pooled logits.
@@ -35,7 +37,7 @@ import torch.nn.functional as F
 from neuromap.errors import NeuromapError
 from neuromap.models.blocks import ConvUnit, GlobalPoolHead, MultiKernelConv2d, PoolUnit, Residual
 from neuromap.passes import eval_pass
-from neuromap.models.norm import BIAS_MANT_MAX, BIAS_SCALE, W_MAX, ChannelNorm, apply_thresholds, attach_norm
+from neuromap.models.norm import BIAS_MANT_MAX, BIAS_SCALE, W_MAX, apply_thresholds, attach_norm, has_norm
 
 #: Largest converted weight as a fraction of SLAYER's 8-bit range.
 WEIGHT_FILL = 0.9
@@ -87,7 +89,7 @@ def _floored(lam: torch.Tensor) -> torch.Tensor:
 def activation_scales(ann: torch.nn.Module, x: torch.Tensor, percentile: float = 99.9) -> dict[str, Any]:
     """Run the ReLU twin on rates `x` (N, C, H, W) and return per conv unit (by module name) the
     per-channel scale of its input ("in") and of its output after the ReLU ("out"; a residual's last
-    unit: after the add), and of the readout ("head")."""
+    unit: after the add), and per conv unit and the readout the mean normalised activation ("rate")."""
     names = {id(m): n for n, m in ann.named_modules()}
     residual_last = {id(m.body[-1]): m for m in ann.modules() if isinstance(m, Residual)}
     stats: dict[str, dict[str, torch.Tensor]] = {}
@@ -137,14 +139,16 @@ def _bn_folded(unit: ConvUnit) -> tuple[torch.Tensor, torch.Tensor]:
 @torch.no_grad()
 def convert_into(snn: torch.nn.Module, ann: torch.nn.Module, stats: dict[str, Any]) -> list[dict[str, Any]]:
     """Set the SNN twin `snn` (same family and shapes as the trained ReLU twin `ann`) to the converted
-    weights, per-channel biases, shortcut gains and thresholds, from the ANN's activation scales on rates
-    `x` (N, C, H, W) as `activation_scales` gives them. The SNN gets folded ChannelNorms (its biases
+    weights, per-channel biases, shortcut gains and thresholds, from the ANN's activation scales
+    (`stats`, as `activation_scales` gives them). The SNN gets folded ChannelNorms (its biases
     and thresholds). Returns per layer: name, threshold, the largest |bias| mantissa, how many biases
     clipped to Lava's range, the weights clipped to SLAYER's 8-bit range."""
-    if not any(isinstance(getattr(u.block.neuron, "norm", None), ChannelNorm)
-               for u in snn.modules() if isinstance(u, ConvUnit) and u.kind == "snn"):
+    if not has_norm(snn):
         attach_norm(snn, folded=True)
     ann_mods = dict(ann.named_modules())
+    names = {id(m): n for n, m in snn.named_modules()}
+    convs = [m for m in snn.modules() if isinstance(m, ConvUnit)]
+    first, classifier = names[id(convs[0])], names[id(convs[-1])]
     residual_of = {id(m.body[-1]): m for m in snn.modules() if isinstance(m, Residual) and m.kind == "snn"}
     report = []
     for name, unit in snn.named_modules():
@@ -156,7 +160,7 @@ def convert_into(snn: torch.nn.Module, ann: torch.nn.Module, stats: dict[str, An
             gain_i = current_gain(neuron)
             lam_in = stats[name]["in"]
             lam_out = _floored(stats[name]["out"])
-            if name == _first_unit_name(snn):
+            if name == first:
                 lam_in = torch.ones_like(lam_in)  # the input's rate is its value
             else:
                 lam_in = _floored(lam_in)
@@ -170,8 +174,7 @@ def convert_into(snn: torch.nn.Module, ann: torch.nn.Module, stats: dict[str, An
             res = residual_of.get(id(unit))
             gain = None
             if res is not None:
-                first = _module_name(snn, res.body[0])
-                lam_x = _floored(stats[first]["in"])
+                lam_x = _floored(stats[names[id(res.body[0])]]["in"])
                 gain = th * lam_x / (gain_i * lam_out)
             peak = float(w_new.abs().max())
             if gain is not None:
@@ -198,35 +201,18 @@ def convert_into(snn: torch.nn.Module, ann: torch.nn.Module, stats: dict[str, An
             report.append({"name": name, "threshold": th_mant / BIAS_SCALE, "weights_clipped": w_clipped,
                            "bias_mant_max": int(mant.abs().max()), "bias_clipped": clipped})
         elif isinstance(unit, GlobalPoolHead) and unit.kind == "snn":
-            cls_name = _module_name(snn, _last_conv(snn))
-            lam_cls = _floored(stats[cls_name]["out"])
+            lam_cls = _floored(stats[classifier]["out"])
             lam_head = _floored(stats[name]["out"])
-            th = float(unit.dense.neuron.threshold)
+            neuron = unit.dense.neuron
+            th = float(neuron.threshold)
             hw = unit.hw[0] * unit.hw[1]
-            c = unit.cout
-            w = torch.zeros(c, c, hw)
-            for o in range(c):
-                w[o, o, :] = th * lam_cls[o] / (current_gain(unit.dense.neuron) * lam_head[o] * hw)
-            w = w.clamp(-W_MAX, W_MAX)
+            per_class = th * lam_cls / (current_gain(neuron) * lam_head * hw)  # class o's map -> class o
+            w = (torch.diag(per_class)[:, :, None].expand(-1, -1, hw)).clamp(-W_MAX, W_MAX)
             unit.dense.synapse.weight.copy_(w.reshape(unit.dense.synapse.weight.shape))
             report.append({"name": name, "threshold": th, "weights_clipped": 0, "bias_mant_max": 0,
                            "bias_clipped": 0})
     apply_thresholds(snn)
     return report
-
-
-def _module_name(model: torch.nn.Module, module: torch.nn.Module) -> str:
-    for n, m in model.named_modules():
-        if m is module:
-            return n
-    raise KeyError(module)
-
-
-def _first_unit_name(model: torch.nn.Module) -> str:
-    for n, m in model.named_modules():
-        if isinstance(m, ConvUnit):
-            return n
-    raise NeuromapError("the model has no conv unit")
 
 
 def _last_conv(model: torch.nn.Module) -> ConvUnit:
