@@ -10,11 +10,12 @@ for the channel-wise form):
 
 * a spike rate r stands for the activation a = lambda r, with lambda the `percentile` of the
   channel's activation over training data (the input's lambda is 1: a level's rate is its value);
-* SLAYER's CUBA current integrates input spikes with retention 0.75, so at a steady rate the
-  current is W r / 0.25; the neuron fires about once per threshold of voltage gained, so the
-  layer's drive per step must be threshold x p / lambda_out for ANN pre-activation p:
-  W' = threshold x W_bn lambda_in / (4 lambda_out), bias = threshold x b_bn / lambda_out, and the
-  shortcut's per-channel gain threshold x lambda_x / (4 lambda_out);
+* SLAYER's CUBA current keeps 1 - d of itself per step (current decay d; the zoo neuron's is
+  full, d = 1), so at a steady rate the current is W r / d (`current_gain`: 1 / d); the neuron
+  fires about once per threshold of voltage gained, so the layer's drive per step must be
+  threshold x p / lambda_out for ANN pre-activation p: W' = threshold x W_bn lambda_in d /
+  lambda_out, bias = threshold x b_bn / lambda_out, and the shortcut's per-channel gain
+  threshold x lambda_x d / lambda_out;
 * BatchNorm folds into W_bn and b_bn; the bias is the folded per-channel bias of
   neuromap.models.norm (attached in folded form, so the converted SNN exports and runs in Lava
   exactly like any folded one); each layer's weights, bias, gains and threshold are multiplied by
