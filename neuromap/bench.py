@@ -150,11 +150,8 @@ def _train_or_load(model: str, args: argparse.Namespace, log: Callable[[str], No
     want["fingerprint"] = training_fingerprint()
     if args.timesteps is not None:
         want["timesteps"] = args.timesteps
-    else:  # the recipe's window (the depth does not depend on the input size)
-
-        probe = create_model(model, kind="cnn", num_classes=10, input_shape=(1, 8, 8),
-                             **train.MODEL_KWARGS.get(model, {}))
-        want["timesteps"] = train.window(recipe, train.network_depth(probe))
+    else:
+        want["timesteps"] = _recipe_window(model)[1]
     if not args.retrain and _run_matches(run_dir, want):
         log(f"{model}: loading {run_dir} (same model, dataset, epochs, seed, recipe)")
         return run_dir, False
@@ -172,6 +169,13 @@ def _train_or_load(model: str, args: argparse.Namespace, log: Callable[[str], No
     return run_dir, True
 
 
+def _recipe_window(model: str) -> tuple[int, int]:
+    """(SNN depth, the recipe's window) of a family (the depth does not depend on the input size)."""
+    probe = create_model(model, kind="cnn", num_classes=10, input_shape=(1, 8, 8), **train.MODEL_KWARGS.get(model, {}))
+    depth = train.network_depth(probe)
+    return depth, train.window(train.resolve_recipe(model), depth)
+
+
 def _train_job(model: str, args: argparse.Namespace) -> tuple[str, bool, list[str]]:
     """`_train_or_load` in a worker process (neuromap.train sets its one torch thread): (run folder,
     trained?, its log lines)."""
@@ -182,21 +186,25 @@ def _train_job(model: str, args: argparse.Namespace) -> tuple[str, bool, list[st
 
 def _trained_runs(models: list[str], args: argparse.Namespace, jobs: int,
                   log: Callable[[str], None]) -> Iterator[tuple[str, Path, bool]]:
-    """(model, run folder, trained?) for each model in order, training up to `jobs` at once (in spawned
-    processes, without their progress bars) so the caller can measure one model while others train."""
+    """(model, run folder, trained?) for each model, training up to `jobs` at once (in spawned processes,
+    without their progress bars, the longest first) and yielding each as it finishes, so the caller can
+    measure one model while others train."""
     if jobs <= 1:
         for model in models:
             run_dir, trained = _train_or_load(model, args, log)
             yield model, run_dir, trained
         return
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     quiet = argparse.Namespace(**{**vars(args), "no_progress": True})
+    # the longest first (SNN training work grows with depth x window), so that no long run starts last
+    longest_first = sorted(models, key=lambda m: -_recipe_window(m)[0] * _recipe_window(m)[1])
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_train_job, model, quiet) for model in models]
+        futures = {pool.submit(_train_job, model, quiet): model for model in longest_first}
         try:
-            for model, future in zip(models, futures):
+            for future in as_completed(futures):
+                model = futures[future]
                 run_dir, trained, lines = future.result()
                 for line in lines:
                     log(line)
@@ -441,6 +449,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                            "train_versions": cfg.get("versions")}
             bar.update(1)
 
+    rows.sort(key=lambda r: models.index(r["model"]))  # the table in the order asked, whatever finished first
+    runs = {m: runs[m] for m in models}
     given = list(sys.argv[1:] if argv is None else argv)
     meta = {"dataset": args.dataset, "models": models, "epochs": args.epochs, "seed": args.seed,
             "test_samples": rows[0]["test_samples"] if rows else 0, "timesteps_option": args.timesteps,

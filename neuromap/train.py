@@ -39,7 +39,7 @@ from neuromap.models.checkpoint import (
 from neuromap.models.convert import convert, relu_twin
 from neuromap.models.digitnet import import_slayer, topology_to_dicts
 from neuromap.models.norm import apply_thresholds, attach_norm, ChannelNorm, fold_norm, has_norm
-from neuromap.models.recipe import LOSSES, NORMS, validate_recipe, window, ZOO_RECIPE
+from neuromap.models.recipe import DEEP_ZOO_RECIPE, LOSSES, NORMS, validate_recipe, window, ZOO_RECIPE
 from neuromap.models.signal import signal_report
 from neuromap.netx.export import export_netx
 from neuromap.outputs import check_file, check_folder
@@ -146,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timesteps", type=_positive(int, "--timesteps"), default=None,
                    help="SNN time steps per sample (default: the family's recipe window, e.g. "
                         f"{ZOO_RECIPE['window']['per_layer']} x SNN depth + {ZOO_RECIPE['window']['extra']} for "
-                        "the zoo, 16 for digitnet)")
+                        f"the SqueezeNets and ShuffleNetV2, {DEEP_ZOO_RECIPE['window']['per_layer']} x depth + "
+                        f"{DEEP_ZOO_RECIPE['window']['extra']} for mnasnet and mixnet, 16 for digitnet)")
     p.add_argument("--lr", type=_positive(float, "--lr"), default=None,
                    help="Adam learning rate of both twins, cosine-decayed (default: the recipe's)")
     p.add_argument("--batch-size", type=_positive(int, "--batch-size"), default=None,

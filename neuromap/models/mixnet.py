@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from neuromap.models.registry import register_model
-from neuromap.models.recipe import ZOO_RECIPE
+from neuromap.models.recipe import DEEP_ZOO_RECIPE
 from neuromap.models.blocks import TwinNet, unit_kwargs
 from neuromap.models.mnasnet import build_mbconv_net
 
@@ -21,7 +21,7 @@ STAGES: tuple[tuple[Any, ...], ...] = ((24, 2, 2, 3, (3,)), (40, 2, 2, 4, (3, 5,
 STEM, HEAD = 16, 192
 
 
-@register_model("mixnet", recipe=ZOO_RECIPE)
+@register_model("mixnet", recipe=DEEP_ZOO_RECIPE)
 def mixnet(kind: str = "snn", num_classes: int = 10, input_shape: tuple[int, ...] = (3, 32, 32),
            stages: Sequence[Sequence[Any]] = STAGES, stem: int = STEM, head: int = HEAD,
            neuron_params: Mapping[str, Any] | None = None, weight_scale: float = 2.0) -> TwinNet:

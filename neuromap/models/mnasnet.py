@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from neuromap.models.registry import register_model
-from neuromap.models.recipe import ZOO_RECIPE
+from neuromap.models.recipe import DEEP_ZOO_RECIPE
 from neuromap.models.blocks import ConvUnit, TwinNet, UnitStack, mbconv, unit_kwargs
 
 STAGES: tuple[tuple[Any, ...], ...] = ((24, 2, 2, 3, 3), (40, 2, 2, 3, 5), (80, 2, 2, 6, 3), (96, 1, 1, 6, 3))
@@ -42,7 +42,7 @@ def build_mbconv_net(name: str, kind: str, num_classes: int, input_shape: Sequen
                                              for s in stages], "head": head, "final_hw": [stack.h, stack.w]})
 
 
-@register_model("mnasnet", recipe=ZOO_RECIPE)
+@register_model("mnasnet", recipe=DEEP_ZOO_RECIPE)
 def mnasnet(kind: str = "snn", num_classes: int = 10, input_shape: tuple[int, ...] = (3, 32, 32),
             stages: Sequence[Sequence[Any]] = STAGES, stem: int = STEM, head: int = HEAD,
             neuron_params: Mapping[str, Any] | None = None, weight_scale: float = 2.0) -> TwinNet:

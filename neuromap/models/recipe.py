@@ -50,6 +50,11 @@ ZOO_RECIPE: dict[str, Any] = {
     "surrogate_width": BUILT_SURROGATE_WIDTH,
 }
 
+#: The zoo's recipe with a longer window for the MBConv families (mnasnet, mixnet): at 3 x depth + 3
+#: steps their conversions lose 25 and 17 points to the ReLU twin, at 4 x depth + 3 about 15 and 8
+#: (benchmarks/window_sweep.py, docs/models.md); ShuffleNetV2 and the SqueezeNets gain little or
+#: nothing from the extra steps and keep the shorter window.
+DEEP_ZOO_RECIPE: dict[str, Any] = {**ZOO_RECIPE, "window": {**ZOO_RECIPE["window"], "per_layer": 4}}
 #: digitnet: 4 layers, no normalisation (its blocks are not zoo units), a fixed 16-step window.
 DIGITNET_RECIPE: dict[str, Any] = {
     "window": {"per_layer": 0, "extra": 0, "min": 16},
