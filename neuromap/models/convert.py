@@ -38,7 +38,8 @@ import torch.nn.functional as F
 from neuromap.errors import NeuromapError
 from neuromap.models.blocks import ConvUnit, GlobalPoolHead, MultiKernelConv2d, PoolUnit, Residual
 from neuromap.passes import eval_pass
-from neuromap.models.norm import BIAS_MANT_MAX, BIAS_SCALE, W_MAX, apply_thresholds, attach_norm, has_norm
+from neuromap.models.norm import (BIAS_MANT_MAX, BIAS_SCALE, W_MAX, apply_thresholds, attach_norm, has_norm,
+                                  skip_gain_grid)
 
 #: Largest converted weight as a fraction of SLAYER's 8-bit range.
 WEIGHT_FILL = 0.9
@@ -198,7 +199,7 @@ def convert_into(snn: torch.nn.Module, ann: torch.nn.Module, stats: dict[str, An
             norm.threshold_mant.fill_(th_mant)
             norm.folded.fill_(1)
             if gain is not None:
-                res.skip_gain.copy_(torch.round(gain * k * BIAS_SCALE).clamp(-256, 254) / BIAS_SCALE)
+                res.skip_gain.copy_(skip_gain_grid(gain * k))
             report.append({"name": name, "threshold": th_mant / BIAS_SCALE, "weights_clipped": w_clipped,
                            "bias_mant_max": int(mant.abs().max()), "bias_clipped": clipped})
         elif isinstance(unit, GlobalPoolHead) and unit.kind == "snn":

@@ -41,6 +41,12 @@ BIAS_SCALE = 64
 BIAS_MANT_MAX = 4095
 #: SLAYER's 8-bit weight range (quantize_8bit clamps to [-256, 254] / 64 in steps of 2 / 64).
 W_MAX = 254.0 / 64.0
+def skip_gain_grid(gain: torch.Tensor) -> torch.Tensor:
+    """A residual shortcut's per-channel gain on the grid Lava runs it at: an 8-bit weight mantissa
+    (-256..254) in 1/64 steps of SLAYER's units."""
+    return torch.round(gain * BIAS_SCALE).clamp(-256, 254) / BIAS_SCALE
+
+
 #: sigma is floored at SIGMA_FLOOR_REL x the layer's median sigma (and at 1/64): a channel that
 #: (almost) never receives input would otherwise get a huge scale and force the whole layer's
 #: threshold down when folded.
@@ -239,7 +245,7 @@ def fold_norm(model: torch.nn.Module) -> list[dict[str, Any]]:
         k = th / (th_mant / BIAS_SCALE)
         w.copy_(w_new / k)
         if gain is not None:
-            res.skip_gain.copy_(torch.round(gain / k * BIAS_SCALE).clamp(-256, 254) / BIAS_SCALE)
+            res.skip_gain.copy_(skip_gain_grid(gain / k))
         norm.shift.copy_(c / k)
         norm.threshold_mant.fill_(th_mant)
         norm.folded.fill_(1)
