@@ -191,3 +191,55 @@ def test_rockpool_lif_and_inconsistent_files():
         nir_to_graph(rockpool_like(2e-3), convention="rockpool")
     with pytest.raises(NeuromapError, match="--from 'norse' is not a NIR convention"):
         nir_to_graph(rockpool_like(), convention="norse")
+
+
+def test_rockpool_import_warns_that_its_reset_becomes_loihis(capsys):
+    """Rockpool's subtracting reset is simulated as Loihi's reset to 0: one warning line on stderr,
+    the file imported all the same; other peers' files and a failed import print no warning."""
+    from neuromap.interop.nir.importer import ROCKPOOL_RESET_WARNING
+
+    assert read_nir(FIXTURES / "rockpool_dense.nir").meta["nir_import"]["convention"] == "rockpool"
+    assert capsys.readouterr().err.splitlines() == [ROCKPOOL_RESET_WARNING]
+    assert "subtract the threshold" in ROCKPOOL_RESET_WARNING and "reset to 0" in ROCKPOOL_RESET_WARNING
+    read_nir(FIXTURES / "snntorch_rnn.nir")
+    with pytest.raises(NeuromapError, match="not the given 0.002"):
+        read_nir(FIXTURES / "rockpool_dense.nir", 2e-3, "rockpool")
+    assert capsys.readouterr().err == ""
+
+
+def test_map_takes_from_and_dt(tmp_path, capsys):
+    """map's --from and --dt are export's (one helper defines them for map, deploy and export)."""
+    from neuromap import map as map_cli
+
+    rock = str(FIXTURES / "rockpool_dense.nir")
+    summary = tmp_path / "s.json"
+    assert run_cli(map_cli.main, ["--model", rock, "--from", "rockpool", "--dt", "1e-3",
+                                  "--summary-json", str(summary)]) == 0
+    assert json.loads(summary.read_text())["model"] == rock
+    assert capsys.readouterr().err.splitlines()[-1].startswith("warning: Rockpool's neurons")
+    bad = [(["--from", "norse"], "argument --from: invalid choice: 'norse'"),
+           (["--from", "nir"], "--dt SECONDS"),  # NIR's convention: tau below one step at dt 1
+           (["--from", "rockpool", "--dt", "2e-3"], "not the given 0.002"),
+           (["--dt", "0"], "argument --dt")]
+    for extra, message in bad:
+        assert run_cli(map_cli.main, ["--model", rock, *extra, "--out", str(tmp_path / "m.json")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], (extra, err)
+        assert not (tmp_path / "m.json").exists()
+
+
+def test_deploy_takes_from_and_dt(tmp_path, capsys):
+    from neuromap import deploy
+
+    rock = str(FIXTURES / "rockpool_dense.nir")
+    common = ["--model", rock, "--samples", "2", "--verify", "0", "--quiet"]
+    assert run_cli(deploy.main, [*common, "--from", "rockpool", "--out", str(tmp_path / "ok")]) == 0
+    report = json.loads((tmp_path / "ok" / "rockpool_dense" / "report.json").read_text())
+    assert "--from" in json.dumps(report)
+    capsys.readouterr()
+    for extra, message in [(["--from", "bogus"], "argument --from: invalid choice: 'bogus'"),
+                           (["--from", "nir"], "--dt SECONDS")]:
+        assert run_cli(deploy.main, [*common, *extra, "--out", str(tmp_path / "bad")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], (extra, err)
+        assert not (tmp_path / "bad" / "rockpool_dense").exists()
