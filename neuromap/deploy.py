@@ -20,10 +20,10 @@ from .cost import account, estimate_cost
 from .cost.measure import measure_fast, output_counts
 from .data.digits import load_digits_split
 from .data.encode import rate_encode
-from .errors import CliParser, NeuromapError, float_in, int_in, run_cli
+from .errors import CliParser, NeuromapError, int_in, run_cli
 from .graph import NetworkGraph
 from .hw.profile import available_profiles, load_profile, profile_path
-from .interop.model_file import read_model
+from .interop.model_file import add_nir_options, read_model
 from .mapper import STRATEGIES, map_network
 from .mapper.mapping import mapping_from_dict
 from .mapper.resources import neuron_core_usage
@@ -79,8 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "threads once another process is busy)")
     parser.add_argument("--model", type=Path, help="NetX .net or NIR .nir file (default: newest .net in "
                         "netx_models/)")
-    parser.add_argument("--dt", type=float_in(1e-12, 1e6), metavar="SECONDS",
-                        help="a NIR model's time step (default: inferred, else 1 step; docs/nir.md)")
+    add_nir_options(parser)
     parser.add_argument("--models-dir", type=Path, default=Path("netx_models"),
                         help="where --model defaults from")
     parser.add_argument("--samples", type=int_in(1, 1_000_000),
@@ -113,8 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = deploy(model, profile=args.profile, samples=args.samples, input_path=args.input,
                     steps=args.steps, seed=args.seed, progress=not args.quiet, strategy=args.strategy,
                     engine=args.engine, verify=args.verify, batch_size=args.batch_size, threads=args.threads,
-                    dt=args.dt, mapping_path=args.mapping, command=["python", "-m", "neuromap.deploy",
-                                         *(sys.argv[1:] if argv is None else list(argv))])
+                    dt=args.dt, convention=args.convention, mapping_path=args.mapping,
+                    command=["python", "-m", "neuromap.deploy", *(sys.argv[1:] if argv is None else list(argv))])
     folder = write_report(report, folder)
     if args.summary_json:
         write_json_atomic(args.summary_json, summary_of(report))
@@ -126,11 +125,12 @@ def deploy(model: Path, profile: str = "loihi2", samples: int | None = None, inp
            steps: int | None = None, seed: int = 0, progress: bool = False, strategy: str = "layerwise",
            engine: str = "fast", verify: int = 1, batch_size: int | None = None,
            threads: int | None = 1, dt: float | None = None, mapping_path: Path | None = None,
-           command: list[str] | None = None) -> dict[str, Any]:
-    """Load (NetX or NIR, ``dt`` for NIR as in ``read_model``), map (or read the mapping at
-    ``mapping_path`` and check it against the model and the profile), simulate, account and cost
-    one model; returns the report dict (``command``: the command line recorded in its provenance)."""
-    graph = read_model(model, dt)
+           command: list[str] | None = None, convention: str | None = None) -> dict[str, Any]:
+    """Load (NetX or NIR, ``dt`` and ``convention`` for NIR as in ``read_model``), map (or read the
+    mapping at ``mapping_path`` and check it against the model and the profile), simulate, account
+    and cost one model; returns the report dict (``command``: the command line recorded in its
+    provenance)."""
+    graph = read_model(model, dt, convention)
     prof = load_profile(profile)
     t0 = time.perf_counter()
     if mapping_path is not None:

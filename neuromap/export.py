@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import CliParser, float_in, run_cli
-from .interop.model_file import read_model
-from .interop.nir import CONVENTIONS, write_nir
+from .interop.model_file import add_nir_options, read_model
+from .interop.nir import write_nir
 from .netx.write import write_netx
 from .outputs import check_file
 from .validate import add_limit_options, set_limits
@@ -34,11 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, required=True, help="NetX .net or NIR .nir file")
     parser.add_argument("--to", choices=FORMATS, required=True, help="output format")
     parser.add_argument("--out", type=Path, required=True, help="file to write")
-    parser.add_argument("--dt", type=float_in(1e-12, 1e6), metavar="SECONDS",
-                        help="a NIR input's time step (default: inferred, else 1 step)")
-    parser.add_argument("--from", dest="convention", choices=CONVENTIONS,
-                        help="how a NIR input's neuron parameters are meant (default: Rockpool's "
-                             "files recognised, NIR's Euler convention otherwise)")
+    add_nir_options(parser)
     parser.add_argument("--out-dt", type=float_in(1e-12, 1e6), default=1.0, metavar="SECONDS",
                         help="with --to nir: the reader's time step (default 1: time in steps)")
     parser.add_argument("--out-neurons", choices=("plain", "cubalif"), default="plain",

@@ -1,7 +1,8 @@
 """``python -m neuromap.map``: map a NetX or NIR model onto Loihi-style cores and print the
 per-layer table (tile, neurons per core, cores), the totals and the spike traffic it causes.
 
-    python -m neuromap.map --model X.net|X.nir [--dt S] --profile loihi2 --strategy layerwise|graph
+    python -m neuromap.map --model X.net|X.nir [--dt S] [--from nir|rockpool]
+                           --profile loihi2 --strategy layerwise|graph
                            [--activity A.npz] [--out mapping.json] [--summary-json S.json]
 
 ``--activity`` is a NumPy .npz with one array per layer name: spike counts per neuron
@@ -18,9 +19,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import CliParser, NeuromapError, float_in, int_in, run_cli
+from .errors import CliParser, NeuromapError, int_in, run_cli
 from .hw.profile import available_profiles, load_profile, profile_path
-from .interop.model_file import read_model
+from .interop.model_file import add_nir_options, read_model
 from .mapper import STRATEGIES, MapOptions, MapResult, map_network
 from .mapper.mapping import mapping_to_dict
 from .outputs import check_file
@@ -32,8 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = CliParser(prog="python -m neuromap.map", description=__doc__.split("\n\n")[0],
                        epilog=__doc__.split("\n\n", 2)[2])
     parser.add_argument("--model", type=Path, required=True, help="NetX .net or NIR .nir file")
-    parser.add_argument("--dt", type=float_in(1e-12, 1e6), metavar="SECONDS",
-                        help="a NIR model's time step (default: inferred, else 1 step; docs/nir.md)")
+    add_nir_options(parser)
     parser.add_argument("--profile", default="loihi2",
                         help=f"hardware profile: {', '.join(available_profiles())} or a YAML path")
     parser.add_argument("--strategy", choices=STRATEGIES, default="layerwise",
@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.out is not None and args.summary_json is not None and \
             os.path.abspath(args.out) == os.path.abspath(args.summary_json):
         raise NeuromapError("--out and --summary-json name the same file; pass two paths")
-    graph = read_model(args.model, args.dt)
+    graph = read_model(args.model, args.dt, args.convention)
     profile = load_profile(args.profile)
     activity = load_activity(args.activity) if args.activity else None
     res = map_network(graph, profile, args.strategy, MapOptions(seed=args.seed, unit_factor=args.unit_factor),

@@ -192,3 +192,51 @@ def test_fast_equals_lava_on_lava_dls_shipped_mnist():
     for name, events in lava.events.items():
         np.testing.assert_array_equal(fast.events[name], events, err_msg=name)
     assert all(np.count_nonzero(lava.events[lay.name]) > 0 for lay in graph.layers[:-1])
+
+
+def test_weight_exponent_where_lava_dl_would_clip():
+    """A mixed-sign matrix beyond lava-dl's -256..254 runs as Loihi holds it, a signed 8-bit
+    mantissa times 2**e, where lava-dl clips it; every matrix lava-dl keeps is encoded as lava-dl
+    encodes it."""
+    from lava.lib.dl.netx.utils import optimize_weight_bits as lava_optimize
+
+    from neuromap.sim.weights import encode_dense
+
+    def effective(enc):
+        stored, bits, exp = enc
+        w = lava_dense_weights(stored, bits)
+        return w << exp if exp >= 0 else w >> -exp
+
+    m = np.array([[127, -38, 5], [-128, 0, 64]])
+    w = (m * 4).astype(float)  # up to 508 and -512: mantissas m times 2**2
+    assert encode_dense(w)[1:] == (8, 1)  # stored doubled, as lava-dl stores signed mantissas
+    np.testing.assert_array_equal(encode_dense(w)[0], 2 * m)
+    np.testing.assert_array_equal(effective(encode_dense(w)), w)
+    ref_w, ref_bits, ref_exp, _ = lava_optimize(w.copy())
+    assert effective((ref_w, ref_bits, ref_exp)).max() == 254  # lava-dl's clip: 508 -> 254
+    # mantissas with common trailing zeros take fewer bits, as lava-dl counts them
+    assert encode_dense(w * 2)[1:] == (8, 2)  # the next exponent
+    even = np.array([[63, -19, 2], [-64, 0, 32]]) * 8.0  # mantissas 2 k times 2**2
+    assert encode_dense(even)[1:] == (7, 1)
+    np.testing.assert_array_equal(effective(encode_dense(even)), even)
+    # not a whole mantissa: the low bits are dropped (toward minus infinity), as Lava's own
+    # truncation drops them; beyond the largest exponent (7) the mantissa is clipped
+    np.testing.assert_array_equal(effective(encode_dense(np.array([[509.0, -5.0]]))), [[508, -8]])
+    np.testing.assert_array_equal(effective(encode_dense(np.array([[40000.0, -1.0]]))),
+                                  [[127 << 8, -256]])
+    # matrices lava-dl keeps: its encoding, number for number
+    rng = np.random.default_rng(0)
+    cases = [rng.integers(-128, 128, (6, 9)), rng.integers(0, 255, (6, 9)), -rng.integers(1, 256, (6, 9)),
+             rng.integers(-8, 8, (4, 4)) * 16, rng.integers(-1, 2, (3, 3)) * 4, np.array([[254, -256]]),
+             np.array([[3, 0], [0, 5]]), np.array([[-2, -4]]), np.array([[0, -3], [-5, 0]])]
+    for c in cases:
+        c = c.astype(float)
+        ref_w, ref_bits, ref_exp, _ = lava_optimize(c.copy())
+        enc_w, bits, exp = encode_dense(c)
+        assert (bits, exp) == (ref_bits, ref_exp)
+        np.testing.assert_array_equal(enc_w, ref_w)
+    # one sign beyond 255: lava-dl shifts left by a negative count, which numpy makes 0; the
+    # encoding shifts right (the fast engine always did; the Lava backend now uses it too)
+    one = np.array([[1016.0, 8.0]])
+    assert not lava_optimize(one.copy())[0].any()
+    np.testing.assert_array_equal(effective(encode_dense(one)), one)

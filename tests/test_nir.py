@@ -568,17 +568,20 @@ def test_cli_dt_options(tmp_path, capsys):
 # ------------------------------------------------------------------ one scale per imported layer
 
 def test_representable_weights_pass_lavas_encoding_unchanged():
-    """``representable`` is what lava-dl's weight encoding and Lava's 8-bit synapse (the fast
-    engine's copies of them) keep exactly: an 8-bit mantissa times 2**e, mixed signs within
-    lava-dl's clip to -256..254."""
-    from neuromap.sim.fast import lava_dense_weights, optimize_weight_bits
+    """``representable`` is what the engines' weight encoding and Lava's 8-bit synapse keep
+    exactly: an 8-bit mantissa times 2**e; mixed signs within lava-dl's -256..254 as lava-dl
+    encodes them, beyond it a signed mantissa times Loihi's weight exponent."""
+    from neuromap.sim.weights import encode_dense, lava_dense_weights
 
     def through_lava(w):
-        enc, bits, exp = optimize_weight_bits(w)
+        enc, bits, exp = encode_dense(w)
         return lava_dense_weights(enc, bits) * 2.0 ** exp
 
-    # lava-dl clips mixed signs to -256..254 and a one-sign mantissa of 256 to 255
-    cases = {((127, -128), (3, 0)): True, ((254, -256), (2, 0)): True, ((508, -4),): False,
+    # a one-sign mantissa of 256 is clipped to 255; mixed signs beyond -256..254 are exact when
+    # every weight is a multiple of the 2**e that brings them into -128..127 (e at most 8)
+    cases = {((127, -128), (3, 0)): True, ((254, -256), (2, 0)): True, ((508, -4),): True,
+             ((509, -4),): False, ((258, -2),): False, ((256, -2),): False, ((-1024, 8),): True,
+             ((127 << 8, -256),): True, ((128 << 8, -256),): False, ((-1028, 4),): False,
              ((508, 4),): True, ((300, 0),): True, ((301, 2),): False, ((510, 2),): True,
              ((-510, -2),): True, ((-256, -2),): False, ((1016, 8),): True,
              ((-128, -1),): False, ((-5, 0),): False, ((129, -1),): False}
@@ -597,7 +600,7 @@ def test_representable_weights_pass_lavas_encoding_unchanged():
         except (NeuromapError, ZeroDivisionError):  # the fast engine cannot encode it at all
             exact = False
         if exact:  # at most 8 bits too (Lava's model keeps 9-bit mixed-sign weights exactly)
-            exact = optimize_weight_bits(w)[1] <= 8
+            exact = encode_dense(w)[1] <= 8
         assert representable(w) == exact, w
         seen[exact] += 1
     assert min(seen.values()) > 300
@@ -609,20 +612,20 @@ def test_scale_makes_weights_and_threshold_exact_where_netx_can():
     w = np.array([[60.0, -13.0, 7.0], [-41.0, 22.0, 1.0]])
     s = choose_scale([w], 100.25, np.zeros(2))
     assert s == 4 and rounding_error(s, [w], 100.25, np.zeros(2)) == 0
-    # the same with the largest weight 127 (mixed signs): 4 would need weights of 508, which
-    # lava-dl clips; 1 and 2 both leave the threshold a quarter off, and 1 is the 127 scale
-    # (with 14 inputs a neuron, as in snntorch_rnn: a scale that makes the threshold an integer
-    # rounds the weights by more in all)
+    # the same with the largest weight 127 (mixed signs, 14 inputs a neuron, as in snntorch_rnn):
+    # at 4 the weights reach 508, beyond lava-dl's -256..254, but they are mantissas times 2**2,
+    # which the engines' encoding gives Loihi's weight exponent: exact
     w = np.random.default_rng(0).integers(-60, 91, (6, 14)).astype(float)
     w[0, 0] = 127.0
     s = choose_scale([w], 160.25, np.zeros(6))
-    assert s == 1 and rounding_error(s, [w], 160.25, np.zeros(6)) == 0.25
-    # a recurrent layer's input and recurrent weights are one NetX matrix: each alone could take
-    # the scale 4 (one sign each), together they are mixed and cannot
+    assert s == 4 and rounding_error(s, [w], 160.25, np.zeros(6)) == 0
+    # a recurrent layer's input and recurrent weights are one NetX matrix: each alone takes the
+    # scale 4 (one sign each); together they are mixed, 800 and -4 at 4 need the exponent 3,
+    # of which -4 is no multiple, and 2 and 1 fail likewise: the 127 scale
     pos, neg = np.array([[60.0, 2.0]]), np.array([[-60.0, -1.0]])
     assert choose_scale([pos, neg], 100.25, np.zeros(1)) == 4
     assert choose_scale([pos, neg], 100.25, np.zeros(1), np.hstack((pos, neg))) == 4
-    big = np.array([[100.0, 2.0]]), np.array([[-100.0, -1.0]])
+    big = np.array([[200.0, 2.0]]), np.array([[-200.0, -1.0]])
     assert choose_scale(list(big), 100.25, np.zeros(1)) == 4
-    # jointly 4 is out (mixed 400), 2 and 1 leave the threshold a quarter off: 1 is nearer 127
-    assert choose_scale(list(big), 100.25, np.zeros(1), np.hstack(big)) == 1
+    assert not any(representable(np.round(np.hstack(big) * c)) for c in (4, 2, 1))
+    assert choose_scale(list(big), 100.25, np.zeros(1), np.hstack(big)) == 127 / 200

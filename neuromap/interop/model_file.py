@@ -1,16 +1,30 @@
 """Read a network file of either format a CLI takes: NetX HDF5 (``.net``) or NIR (``.nir``),
-told apart by their top-level groups (``layer`` = NetX, ``node`` = NIR)."""
+told apart by their top-level groups (``layer`` = NetX, ``node`` = NIR); and the options every
+CLI that reads one shares for a NIR file (:func:`add_nir_options`)."""
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import h5py
 
-from ..errors import NeuromapError
+from ..errors import NeuromapError, float_in
 from ..graph import NetworkGraph
 from ..h5io import read_error, require_hdf5
 from ..netx.load import load_netx
-from .nir import read_nir
+from .nir import CONVENTIONS, read_nir
+
+
+def add_nir_options(parser: argparse.ArgumentParser) -> None:
+    """``--dt SECONDS`` and ``--from nir|rockpool`` (``args.dt``, ``args.convention``), the two
+    arguments of :func:`read_model` after the path, as ``map``, ``deploy`` and ``export`` take
+    them."""
+    parser.add_argument("--dt", type=float_in(1e-12, 1e6), metavar="SECONDS",
+                        help="a NIR model's time step in its writer's unit (default: inferred, "
+                             "else 1 step; docs/nir.md)")
+    parser.add_argument("--from", dest="convention", choices=CONVENTIONS,
+                        help="how a NIR model's neuron parameters are meant (default: Rockpool's "
+                             "files recognised, NIR's Euler convention otherwise)")
 
 
 def read_model(path: Path, dt: float | None = None, convention: str | None = None) -> NetworkGraph:

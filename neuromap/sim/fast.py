@@ -10,7 +10,8 @@ It reads only the IR and reproduces, bit for bit, what ``neuromap.sim.lava`` mak
   of the voltage on a spike, and the windowed state reset of ``LIFReset`` (phase = depth + 1);
 * sigma-delta neurons (SDNN): Delta on the input layer, SigmaDelta (ReLU) and Sigma elsewhere,
   with graded payloads and the 6 + 6 bit state and spike exponents;
-* dense synapses after lava-dl's ``optimize_weight_bits`` and Lava's clipping, truncation and weight
+* dense synapses after the weight encoding of ``sim.weights`` (lava-dl's ``optimize_weight_bits``,
+  with Loihi's weight exponent where lava-dl would clip) and Lava's clipping, truncation and weight
   exponent; per-synapse delays; conv synapses (stride, padding, dilation, groups) with the 24-bit
   wrap of Lava's conv model; the one-step delay of every synapse and the lags of the graph
   extension; binary versus graded messages as Lava decides them per edge;
@@ -36,6 +37,8 @@ import torch.nn.functional as F
 from ..errors import NeuromapError
 from ..graph import Edge, Layer, NetworkGraph
 from .activity import RESETTABLE, Activity, depths, is_binary, prepare_inputs, progress_bar
+# optimize_weight_bits: lava-dl's own encoding, which tests compare with lava-dl's through this module
+from .weights import encode_dense, lava_dense_weights, optimize_weight_bits  # noqa: F401
 
 SIGMA_DELTA = ("SDNN",)
 SUPPORTED_NEURONS = RESETTABLE + SIGMA_DELTA
@@ -71,50 +74,6 @@ def _decay(x: torch.Tensor, decay: int) -> torch.Tensor:
         return x.clone()
     y = x * (4096 - decay)
     return (y + ((y >> 63) & 4095)) >> 12  # sign(y) * (|y| >> 12): round toward zero, no division
-
-
-def optimize_weight_bits(weight: np.ndarray) -> tuple[np.ndarray, int, int]:
-    """lava-dl's ``netx.utils.optimize_weight_bits``: (weights shifted to fill 8 bits, weight bits,
-    weight exponent). Reimplemented from its arithmetic; tests compare it with lava-dl's."""
-    w = np.asarray(weight, dtype=np.float64)
-    wmax, wmin = float(np.max(w)), float(np.min(w))
-    if (wmax > 254 and wmin < 0) or (wmin < -256 and wmax > 0):
-        w = np.clip(w, -256, 254)
-        wmax, wmin = float(np.max(w)), float(np.min(w))
-    if wmax < 0:
-        scale, signed = -256 / wmin, 0
-    elif wmin >= 0:
-        scale, signed = (255 / wmax if wmax else math.inf), 0
-    else:
-        scale, signed = min(127 / wmax if wmax else math.inf, -128 / wmin), 1  # numpy's 127 / 0 is inf
-    if math.isinf(scale):
-        raise NeuromapError("an all-zero dense weight matrix cannot be encoded the way lava-dl "
-                            "does it (its scale is infinite); remove the layer or use --engine lava")
-    scale_bits = int(np.floor(np.log2(scale))) + signed
-    n = 8
-    while n > 0 and np.sum(np.abs(w / 2 ** n - np.round(w / 2 ** n))) != 0:
-        n -= 1
-    n -= signed
-    bits = 8 - scale_bits - n
-    shifted = np.left_shift(w.astype(np.int32), scale_bits) if scale_bits >= 0 else \
-        np.right_shift(w.astype(np.int32), -scale_bits)
-    return shifted.astype(np.int64), int(bits), int(-scale_bits)
-
-
-def lava_dense_weights(weight: np.ndarray, bits: int) -> np.ndarray:
-    """Lava's bit-accurate dense model: clip to 8 bits and drop the low bits by sign mode."""
-    w = np.asarray(weight, dtype=np.int64)
-    mode = "exc" if w.min() >= 0 else "inh" if w.max() <= 0 else "mixed"
-    mixed = int(mode == "mixed")
-    if mode == "inh":
-        w = -w
-    w = np.clip(w, -256 * mixed, 255)
-    drop = 8 - bits + mixed
-    if not 0 <= drop < 31:
-        raise NeuromapError(f"a dense weight matrix needs {bits} weight bits, which Lava's synapse "
-                            f"cannot truncate to; use --engine lava")
-    w = (w >> drop) << drop
-    return -w if mode == "inh" else w
 
 
 # ---------------------------------------------------------------------------------- the program
@@ -193,8 +152,8 @@ def compile_graph(graph: NetworkGraph, binary_input: bool, device: str | torch.d
                                     f"only; fix the graph")
             rec = [e for e in edges if e.src == lay.name]
             joint = None
-            if rec:  # lava-dl's RecurrentDense optimizes the two matrices together
-                joint = optimize_weight_bits(np.hstack((primary.weight, rec[0].weight)))
+            if rec:  # lava-dl's RecurrentDense encodes the two matrices together
+                joint = encode_dense(np.hstack((primary.weight, rec[0].weight)))
                 independent = False
             for e in edges:
                 if e.delay is not None and np.any(e.delay != 0):
@@ -267,7 +226,7 @@ def _synapse(edge: Edge, src: Layer, dst: Layer, binary_in: bool, dev: torch.dev
         if out_shape != tuple(int(v) for v in (*_conv_xy(src.shape, edge), w.shape[0])):
             raise NeuromapError(f"layer {dst.name}: conv output does not match the layer shape")
         return _Syn(edge, (0,), (conv,), binary_in)
-    w, bits, exp = split if split is not None else optimize_weight_bits(edge.weight)
+    w, bits, exp = split if split is not None else encode_dense(edge.weight)
     w = lava_dense_weights(w, bits)
     delays = np.zeros(w.shape, dtype=np.int64) if edge.delay is None else np.asarray(edge.delay).astype(np.int64)
     values = tuple(int(v) for v in np.unique(delays))

@@ -4,7 +4,10 @@
 This is the only module that imports Lava. It builds lava-dl NetX blocks (Input, Conv,
 Dense; a recurrent dense layer as a Dense block plus a Lava Dense loop) from the IR with
 the same parameter translation as
-``lava.lib.dl.netx.hdf5.Network``, so a file behaves as it would under stock NetX.
+``lava.lib.dl.netx.hdf5.Network``, so a file behaves as it would under stock NetX, except
+for dense weights that lava-dl's encoding would clip or zero (mixed signs beyond -256..254,
+one sign beyond 255): ``sim.weights.encode_dense`` gives those Loihi's weight exponent, as
+the fast engine does.
 
 Timing. Every Lava synapse adds one step, so a layer at depth ``d`` (synaptic hops from
 the input) sees sample ``k``'s input during steps ``k*T + d + 1 .. (k+1)*T + d`` (Lava
@@ -26,6 +29,7 @@ import numpy as np
 from ..errors import NeuromapError
 from ..graph import Edge, Layer, NetworkGraph
 from .activity import RESETTABLE, Activity, depths, is_binary, prepare_inputs, progress_bar
+from .weights import encode_dense
 
 
 def simulate_lava(graph: NetworkGraph, inputs: np.ndarray, steps: int | None = None,
@@ -43,7 +47,6 @@ def simulate_lava(graph: NetworkGraph, inputs: np.ndarray, steps: int | None = N
         ensure_lava_importable()
         from lava.lib.dl.netx.blocks import process as nxp
         from lava.lib.dl.netx.hdf5 import Network
-        from lava.lib.dl.netx.utils import optimize_weight_bits
         from lava.magma.core.run_conditions import RunSteps
         from lava.magma.core.run_configs import Loihi2SimCfg
         from lava.proc.io.sink import RingBuffer as Sink
@@ -112,7 +115,7 @@ def simulate_lava(graph: NetworkGraph, inputs: np.ndarray, steps: int | None = N
                            dilation=np.array(primary.dilation), groups=primary.groups,
                            **({"bias": bias} if bias is not None else {}), **common)
         else:
-            blk, rec_enc = _dense_block(nxp, optimize_weight_bits, lay, primary, rec, bias, common)
+            blk, rec_enc = _dense_block(nxp, lay, primary, rec, bias, common)
         blocks[lay.name] = blk
         outs[lay.name] = blk.out
         in_bits[lay.name] = blk.output_message_bits
@@ -126,7 +129,7 @@ def simulate_lava(graph: NetworkGraph, inputs: np.ndarray, steps: int | None = N
         for edge in edges:
             if edge is primary:
                 continue
-            syn = _synapse(graph, edge, in_bits[edge.src], optimize_weight_bits)
+            syn = _synapse(graph, edge, in_bits[edge.src])
             _connect(graph, outs, edge, syn.s_in)
             port = syn.a_out
             if tuple(port.shape) != tuple(blk.neuron.a_in.shape):
@@ -219,7 +222,7 @@ def _connect(graph: NetworkGraph, outs: dict[str, Any], edge: Edge, target: Any)
     port.connect(target)
 
 
-def _synapse(graph: NetworkGraph, edge: Edge, message_bits: int, optimize: Any) -> Any:
+def _synapse(graph: NetworkGraph, edge: Edge, message_bits: int) -> Any:
     """A standalone Lava synapse for an extra input edge of a layer (a residual or routed input)."""
     from lava.proc.conv.process import Conv as ConvSynapse
     from lava.proc.dense.process import DelayDense, Dense as DenseSynapse
@@ -229,14 +232,14 @@ def _synapse(graph: NetworkGraph, edge: Edge, message_bits: int, optimize: Any) 
         return ConvSynapse(input_shape=src.shape, weight=_int(edge.weight), stride=np.array(edge.stride),
                            padding=np.array(edge.padding), dilation=np.array(edge.dilation),
                            groups=edge.groups, num_message_bits=message_bits)
-    w, bits, exp, _ = optimize(edge.weight)
+    w, bits, exp = encode_dense(edge.weight)
     if edge.delay is not None:
         return DelayDense(weights=w, delays=edge.delay.astype(int), weight_exp=exp, max_delay=62,
                           num_weight_bits=bits, num_message_bits=message_bits)
     return DenseSynapse(weights=w, weight_exp=exp, num_weight_bits=bits, num_message_bits=message_bits)
 
 
-def _dense_block(nxp: Any, optimize: Any, lay: Layer, edge: Edge, rec: list[Edge],
+def _dense_block(nxp: Any, lay: Layer, edge: Edge, rec: list[Edge],
                  bias: np.ndarray | None, common: dict[str, Any]) -> tuple[Any, Any]:
     """NetX's Dense block for ``edge``, plus for a recurrent layer the encoded weights of its
     recurrent edge (``_recurrent_synapse`` makes the Lava synapse).
@@ -250,13 +253,13 @@ def _dense_block(nxp: Any, optimize: Any, lay: Layer, edge: Edge, rec: list[Edge
     rec_enc = None
     if rec:
         both = np.hstack((weight, rec[0].weight))
-        both, bits, exp, sign = optimize(both)
+        both, bits, exp = encode_dense(both)
         params.update(weight=both[:, :weight.shape[1]])
         rec_enc = (both[:, weight.shape[1]:], bits, exp, rec[0].delay)
     else:
-        w, bits, exp, sign = optimize(weight)
+        w, bits, exp = encode_dense(weight)
         params.update(weight=w)
-    params.update(num_weight_bits=bits, weight_exponent=exp, sign_mode=sign, sparse_synapse=False)
+    params.update(num_weight_bits=bits, weight_exponent=exp, sparse_synapse=False)
     if edge.delay is not None:
         params["delay"] = edge.delay
     if bias is not None:

@@ -3,6 +3,7 @@
 quantised to integer mantissas per layer (docs/nir.md)."""
 from __future__ import annotations
 
+import sys
 from typing import Any, Iterator
 
 import numpy as np
@@ -19,6 +20,13 @@ from .neurons import (CONVENTIONS, _decay, _is_int, _leak, _neuron_arrays, _rati
 from .scale import choose_scale
 from .shapes import (_conv_out, _conv_padding, _flatten_shape, _pair, _pool_matrix,
                      _pool_out, _pool_params)
+
+
+#: Printed (stderr) after every import in Rockpool's convention: Rockpool's neurons subtract the
+#: threshold after a spike, Lava's CUBA sets v to 0; the file is imported all the same.
+ROCKPOOL_RESET_WARNING = ("warning: Rockpool's neurons subtract the threshold after a spike; "
+                          "neuromap simulates them with Loihi's reset to 0 (Lava's CUBA), so "
+                          "spike counts may differ from Rockpool's own (docs/nir.md, Fidelity)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -43,7 +51,9 @@ def nir_to_graph(g: nir.NIRGraph, name: str | None = None, dt: float | None = No
     ``convention`` says how the neuron parameters are meant (:data:`CONVENTIONS`): ``"nir"``,
     NIR's equations by forward Euler; ``"rockpool"``, Rockpool's exact exponential update
     (:func:`rockpool_params`; its dt read from its ``r`` unless given). None: ``"rockpool"``
-    for a file that :func:`is_rockpool` recognises, else ``"nir"``."""
+    for a file that :func:`is_rockpool` recognises, else ``"nir"``. A graph read in Rockpool's
+    convention prints :data:`ROCKPOOL_RESET_WARNING` on stderr (its subtracting reset becomes
+    Lava's reset to 0)."""
     if not isinstance(g, nir.NIRGraph):
         raise NeuromapError(f"expected an nir.NIRGraph, got {type(g).__name__}")
     if dt is not None and not (np.isfinite(dt) and dt > 0):
@@ -52,7 +62,10 @@ def nir_to_graph(g: nir.NIRGraph, name: str | None = None, dt: float | None = No
     if convention is not None and convention not in CONVENTIONS:
         raise NeuromapError(f"--from {convention!r} is not a NIR convention neuromap reads; give "
                             f"one of {', '.join(CONVENTIONS)}")
-    return validate(_Importer(g, name, dt, convention).run())
+    graph = validate(_Importer(g, name, dt, convention).run())
+    if graph.meta.get("nir_import", {}).get("convention") == "rockpool":
+        print(ROCKPOOL_RESET_WARNING, file=sys.stderr)
+    return graph
 
 
 class _Importer:

@@ -37,11 +37,13 @@ def _tz(v: int) -> int:
 
 
 def representable(w: np.ndarray) -> bool:
-    """Whether integer weights ``w`` pass through NetX and Lava unchanged in at most 8 weight
-    bits: lava-dl's ``optimize_weight_bits`` (one exponent for the matrix; mixed signs clipped to
-    -256..254), then Lava's dense synapse (clipped to 8 bits plus sign, low bits dropped by the bit
-    width), give ``w`` back. Their arithmetic, followed step by step on the matrix's extremes and
-    the common power of two of its weights (tests check it against the fast engine's copies)."""
+    """Whether integer weights ``w`` pass through neuromap's dense weight encoding and Lava
+    unchanged in at most 8 weight bits: lava-dl's ``optimize_weight_bits`` (one exponent for the
+    matrix) where it keeps the matrix, else (mixed signs beyond its clip to -256..254) a signed
+    8-bit mantissa times ``2**e``, then Lava's dense synapse (clipped to 8 bits plus sign, low
+    bits dropped by the bit width), give ``w`` back. Their arithmetic, followed step by step on
+    the matrix's extremes and the common power of two of its weights (tests check it against the
+    engines' encoding, ``neuromap.sim.weights``)."""
     w = np.asarray(w, dtype=np.float64)
     if w.size == 0 or not np.any(w):
         return True
@@ -50,14 +52,24 @@ def representable(w: np.ndarray) -> bool:
     lo, hi = int(w.min()), int(w.max())
     if max(hi, -lo) > 255 << WEIGHT_EXP_MAX:
         return False
+    nz = w[w != 0]
+    if lo < 0 < hi and (hi > 254 or lo < -256):
+        # beyond lava-dl's clip: mantissa w >> e in -128..127, exact when 2**e divides every weight
+        e = 1
+        while e <= WEIGHT_EXP_MAX and (lo >> e < -128 or hi >> e > 127):
+            e += 1
+        if lo >> e < -128 or hi >> e > 127:
+            return False  # beyond Loihi's largest exponent
+        if nz.size > HEAD and _tz(int(np.gcd.reduce(nz[:HEAD].astype(np.int64)))) < e:
+            return False
+        return _tz(int(np.gcd.reduce(nz.astype(np.int64)))) >= e
     if lo < 0 <= hi:  # lava-dl's mixed mode (a largest weight of 0 included)
-        if hi == 0 or lo < -256 or hi > 254:
-            return False  # the fast engine's copy divides by the 0; lava-dl clips the rest
+        if hi == 0:
+            return False  # the fast engine's copy divides by the 0
         scale, signed = min(127 / hi, -128 / lo), 1
     else:
         scale, signed = (-256 / lo, 0) if hi < 0 else (255 / hi, 0)
     sb = math.floor(math.log2(scale)) + signed
-    nz = w[w != 0]
     if nz.size > HEAD:  # float weights rounded at a large scale are odd early: skip the gcd pass
         head = int(np.gcd.reduce(nz[:HEAD].astype(np.int64)))
         if _tz(head) < -sb:
