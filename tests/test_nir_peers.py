@@ -229,16 +229,19 @@ def test_map_takes_from_and_dt(tmp_path, capsys):
 
 
 def test_deploy_takes_from_and_dt(tmp_path, capsys):
+    """deploy's --from and --dt, as map's: the report records them in its command line."""
     from neuromap import deploy
 
     rock = str(FIXTURES / "rockpool_dense.nir")
     common = ["--model", rock, "--samples", "2", "--verify", "0", "--quiet"]
-    assert run_cli(deploy.main, [*common, "--from", "rockpool", "--out", str(tmp_path / "ok")]) == 0
+    ok = ["--from", "rockpool", "--dt", "1e-3", "--out", str(tmp_path / "ok")]
+    assert run_cli(deploy.main, [*common, *ok]) == 0
     report = json.loads((tmp_path / "ok" / "rockpool_dense" / "report.json").read_text())
-    assert "--from" in json.dumps(report)
+    assert report["provenance"]["command"] == ["python", "-m", "neuromap.deploy", *common, *ok]
     capsys.readouterr()
     for extra, message in [(["--from", "bogus"], "argument --from: invalid choice: 'bogus'"),
-                           (["--from", "nir"], "--dt SECONDS")]:
+                           (["--from", "nir"], "--dt SECONDS"),
+                           (["--from", "rockpool", "--dt", "2e-3"], "not the given 0.002")]:
         assert run_cli(deploy.main, [*common, *extra, "--out", str(tmp_path / "bad")]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], (extra, err)
