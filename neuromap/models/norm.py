@@ -41,6 +41,8 @@ BIAS_SCALE = 64
 BIAS_MANT_MAX = 4095
 #: SLAYER's 8-bit weight range (quantize_8bit clamps to [-256, 254] / 64 in steps of 2 / 64).
 W_MAX = 254.0 / 64.0
+
+
 def skip_gain_grid(gain: torch.Tensor) -> torch.Tensor:
     """A residual shortcut's per-channel gain on the grid Lava runs it at: an 8-bit weight mantissa
     (-256..254) in 1/64 steps of SLAYER's units."""

@@ -32,7 +32,7 @@ LOSSES = ("tet", "spike_rate")
 #: The SNN neurons' surrogate width as built (SLAYER's tau_grad of digitnet's and the zoo's CUBA-LIF).
 BUILT_SURROGATE_WIDTH = 0.03
 
-#: The zoo's recipe, one for every family: the SNN starts as the conversion of its trained ReLU twin
+#: The zoo's recipe, shared by every family (mnasnet and mixnet take it with a longer window): the SNN starts as the conversion of its trained ReLU twin
 #: (neuromap.models.convert; 10 epochs, activation scales at the 99.9th percentile of 256 samples,
 #: rates matched on 64) and is then fine-tuned with SLAYER: TET loss, Adam 1e-3. docs/models.md gives
 #: the measurements behind each value. The CNN twin trains with Adam 3e-3.
@@ -55,6 +55,7 @@ ZOO_RECIPE: dict[str, Any] = {
 #: (benchmarks/window_sweep.py, docs/models.md); ShuffleNetV2 and the SqueezeNets gain little or
 #: nothing from the extra steps and keep the shorter window.
 DEEP_ZOO_RECIPE: dict[str, Any] = {**ZOO_RECIPE, "window": {**ZOO_RECIPE["window"], "per_layer": 4}}
+
 #: digitnet: 4 layers, no normalisation (its blocks are not zoo units), a fixed 16-step window.
 DIGITNET_RECIPE: dict[str, Any] = {
     "window": {"per_layer": 0, "extra": 0, "min": 16},
