@@ -33,9 +33,10 @@ LOSSES = ("tet", "spike_rate")
 BUILT_SURROGATE_WIDTH = 0.03
 
 #: The zoo's recipe, shared by every family (mnasnet and mixnet take it with a longer window): the
-#: SNN starts as the conversion of its trained ReLU twin (neuromap.models.convert; 10 epochs, activation scales at the 99.9th percentile of 256 samples,
-#: rates matched on 64) and is then fine-tuned with SLAYER: TET loss, Adam 1e-3. docs/models.md gives
-#: the measurements behind each value. The CNN twin trains with Adam 3e-3.
+#: SNN starts as the conversion of its trained ReLU twin (neuromap.models.convert; 10 epochs,
+#: activation scales at the 99.9th percentile of 256 samples, rates matched on 64) and is then
+#: fine-tuned with SLAYER: TET loss, Adam 1e-3. docs/models.md gives the measurements behind each
+#: value. The CNN twin trains with Adam 3e-3.
 ZOO_RECIPE: dict[str, Any] = {
     "window": {"per_layer": 3, "extra": 3, "min": 16},
     "lr": {"snn": 1e-3, "cnn": 3e-3},
