@@ -236,7 +236,7 @@ def test_weight_exponent_where_lava_dl_would_clip():
         assert (bits, exp) == (ref_bits, ref_exp)
         np.testing.assert_array_equal(enc_w, ref_w)
     # one sign beyond 255: lava-dl shifts left by a negative count, which numpy makes 0; the
-    # encoding shifts right (the fast engine always did; the Lava backend now uses it too)
+    # encoding shifts right, in both engines
     one = np.array([[1016.0, 8.0]])
     assert not lava_optimize(one.copy())[0].any()
     np.testing.assert_array_equal(effective(encode_dense(one)), one)
