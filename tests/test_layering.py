@@ -40,6 +40,8 @@ STAGE_EDGES = {
     ("neuromap.models.norm", "neuromap.sim.activity"),
     # one reader for every model file format
     ("neuromap.interop.model_file", "neuromap.netx.load"),
+    # the NIR importer's scales keep exactly what the engines' weight encoding keeps
+    ("neuromap.interop.nir.scale", "neuromap.sim.weights"),
 }
 MAX_LOCAL = 10
 #: modules whose function-local imports are not counted yet (none)

@@ -15,11 +15,9 @@ import math
 
 import numpy as np
 
+from ...sim.weights import WEIGHT_EXP_MAX, lava_clips, mixed_exponent
 from .layout import BIAS_MAX, VTH_MAX, WEIGHT_MAX
 
-
-#: Largest weight exponent (Loihi's 3-bit exponent, -8..7; the IR's integer weights need e >= 0).
-WEIGHT_EXP_MAX = 7
 #: Powers of two tried as scales: 2**-24 .. 2**24.
 POW2 = tuple(2.0 ** k for k in range(-24, 25))
 #: Two rounding errors closer than this times the layer's largest weight or threshold are equal
@@ -53,11 +51,10 @@ def representable(w: np.ndarray) -> bool:
     if max(hi, -lo) > 255 << WEIGHT_EXP_MAX:
         return False
     nz = w[w != 0]
-    if lo < 0 < hi and (hi > 254 or lo < -256):
-        # beyond lava-dl's clip: mantissa w >> e in -128..127, exact when 2**e divides every weight
-        e = 1
-        while e <= WEIGHT_EXP_MAX and (lo >> e < -128 or hi >> e > 127):
-            e += 1
+    if lava_clips(w):
+        # the engines' exponent encoding: mantissa w >> e in -128..127, exact when 2**e divides
+        # every weight
+        e = mixed_exponent(lo, hi)
         if lo >> e < -128 or hi >> e > 127:
             return False  # beyond Loihi's largest exponent
         if nz.size > HEAD and _tz(int(np.gcd.reduce(nz[:HEAD].astype(np.int64)))) < e:
