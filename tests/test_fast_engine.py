@@ -48,23 +48,36 @@ def test_pilotnet_sdnn_graded_output_equals_the_shipped_ground_truth():
     np.testing.assert_array_equal(out, gt)
 
 
+def _lava_dl_kept() -> list[np.ndarray]:
+    """Weight matrices lava-dl's optimize_weight_bits keeps unclipped: mixed and one-sign, common
+    trailing zeros, its mixed range's ends, zeros."""
+    rng = np.random.default_rng(0)
+    return [m.astype(float) for m in (
+        rng.integers(-128, 128, (6, 9)), rng.integers(0, 255, (6, 9)), -rng.integers(1, 256, (6, 9)),
+        rng.integers(-8, 8, (4, 4)) * 16, rng.integers(-1, 2, (3, 3)) * 4, np.array([[254, -256]]),
+        np.array([[3, 0], [0, 5]]), np.array([[-2, -4]]), np.array([[0, -3], [-5, 0]]))]
+
+
+def _encodes_as_lava_dl(encode, w: np.ndarray) -> tuple[np.ndarray, int]:
+    """Assert that ``encode(w)`` gives lava-dl's weights, bits and exponent; returns (weights, bits)."""
+    from lava.lib.dl.netx.utils import optimize_weight_bits as lava_optimize
+
+    ref_w, ref_bits, ref_exp, _ = lava_optimize(w.copy())
+    enc_w, bits, exp = encode(w)
+    assert (bits, exp) == (ref_bits, ref_exp)
+    np.testing.assert_array_equal(enc_w, ref_w)
+    return enc_w, bits
+
+
 def test_weight_encoding_equals_lava_dl_and_lava():
     """optimize_weight_bits and the dense model's clip / truncate, against lava-dl's and Lava's own."""
-    from lava.lib.dl.netx.utils import optimize_weight_bits as lava_optimize
     from lava.utils.weightutils import clip_weights, determine_sign_mode, truncate_weights
 
-    rng = np.random.default_rng(0)
-    cases = [rng.integers(-128, 128, (6, 9)), rng.integers(0, 255, (6, 9)), -rng.integers(1, 256, (6, 9)),
-             rng.integers(-8, 8, (4, 4)) * 16, rng.integers(-300, 300, (5, 5)), rng.integers(-1, 2, (3, 3)) * 4,
-             np.array([[3, 0], [0, 5]]), np.array([[-2, -4]]), np.array([[0, -3], [-5, 0]])]
-    for w in cases:
-        w = w.astype(float)
-        ref_w, ref_bits, ref_exp, _ = lava_optimize(w.copy())
-        ours_w, bits, exp = optimize_weight_bits(w)
-        assert (bits, exp) == (ref_bits, ref_exp)
-        np.testing.assert_array_equal(ours_w, ref_w)
-        mode = determine_sign_mode(ref_w)
-        lava = truncate_weights(clip_weights(ref_w, mode, num_bits=8), mode, ref_bits)
+    clipped = np.random.default_rng(1).integers(-300, 300, (5, 5)).astype(float)  # lava-dl clips it
+    for w in [*_lava_dl_kept(), clipped]:
+        ours_w, bits = _encodes_as_lava_dl(optimize_weight_bits, w)
+        mode = determine_sign_mode(ours_w)
+        lava = truncate_weights(clip_weights(ours_w, mode, num_bits=8), mode, bits)
         np.testing.assert_array_equal(lava_dense_weights(ours_w, bits), lava)
 
 
@@ -225,16 +238,8 @@ def test_weight_exponent_where_lava_dl_would_clip():
     np.testing.assert_array_equal(effective(encode_dense(np.array([[40000.0, -1.0]]))),
                                   [[127 << 8, -256]])
     # matrices lava-dl keeps: its encoding, number for number
-    rng = np.random.default_rng(0)
-    cases = [rng.integers(-128, 128, (6, 9)), rng.integers(0, 255, (6, 9)), -rng.integers(1, 256, (6, 9)),
-             rng.integers(-8, 8, (4, 4)) * 16, rng.integers(-1, 2, (3, 3)) * 4, np.array([[254, -256]]),
-             np.array([[3, 0], [0, 5]]), np.array([[-2, -4]]), np.array([[0, -3], [-5, 0]])]
-    for c in cases:
-        c = c.astype(float)
-        ref_w, ref_bits, ref_exp, _ = lava_optimize(c.copy())
-        enc_w, bits, exp = encode_dense(c)
-        assert (bits, exp) == (ref_bits, ref_exp)
-        np.testing.assert_array_equal(enc_w, ref_w)
+    for c in _lava_dl_kept():
+        _encodes_as_lava_dl(encode_dense, c)
     # one sign beyond 255: lava-dl shifts left by a negative count, which numpy makes 0; the
     # encoding shifts right, in both engines
     one = np.array([[1016.0, 8.0]])
