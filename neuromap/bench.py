@@ -199,7 +199,8 @@ def _trained_runs(models: list[str], args: argparse.Namespace, jobs: int,
 
     quiet = argparse.Namespace(**{**vars(args), "no_progress": True})
     # the longest first (SNN training work grows with depth x window), so that no long run starts last
-    longest_first = sorted(models, key=lambda m: -_recipe_window(m)[0] * _recipe_window(m)[1])
+    work = {m: np.prod(_recipe_window(m)) for m in models}
+    longest_first = sorted(models, key=lambda m: -work[m])
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {pool.submit(_train_job, model, quiet): model for model in longest_first}
         try:

@@ -11,8 +11,8 @@ from neuromap.errors import NeuromapError
 from neuromap.graph import Edge, Layer, NetworkGraph, Neuron
 from neuromap.netx.load import load_netx
 from neuromap.sim.activity import depths
-from neuromap.sim.fast import (lava_dense_weights, optimize_weight_bits, run_fast, simulate_fast,
-                               trace_fast)
+from neuromap.sim.fast import run_fast, simulate_fast, trace_fast
+from neuromap.sim.weights import encode_dense, lava_dense_weights, optimize_weight_bits
 
 from conftest import lava_dl_net
 
@@ -212,8 +212,6 @@ def test_weight_exponent_where_lava_dl_would_clip():
     mantissa times 2**e, where lava-dl clips it; every matrix lava-dl keeps is encoded as lava-dl
     encodes it."""
     from lava.lib.dl.netx.utils import optimize_weight_bits as lava_optimize
-
-    from neuromap.sim.weights import encode_dense
 
     def effective(enc):
         stored, bits, exp = enc

@@ -37,8 +37,7 @@ import torch.nn.functional as F
 from ..errors import NeuromapError
 from ..graph import Edge, Layer, NetworkGraph
 from .activity import RESETTABLE, Activity, depths, is_binary, prepare_inputs, progress_bar
-# optimize_weight_bits: lava-dl's own encoding, which tests compare with lava-dl's through this module
-from .weights import encode_dense, lava_dense_weights, optimize_weight_bits  # noqa: F401
+from .weights import encode_dense, lava_dense_weights
 
 SIGMA_DELTA = ("SDNN",)
 SUPPORTED_NEURONS = RESETTABLE + SIGMA_DELTA
